@@ -1,0 +1,3 @@
+"""etcdlite: an etcd-compatible (v3 gRPC API) single-node server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""In-memory index of the history: per-key change lists and the key order.
+
+Every change (a put or a tombstone) is one :class:`Change`. A key's :class:`KeyHistory` holds its
+changes in revision order; reading a key at revision R is a bisection. Generations need no explicit
+structure: each stored KeyValue already carries its generation's create_revision and version, and a
+tombstone (``kv is None``) ends a generation.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Iterator, NamedTuple
+
+from sortedcontainers import SortedList
+
+from .kv import KeyValue
+
+
+class Change(NamedTuple):
+    main: int
+    sub: int
+    key: bytes
+    kv: KeyValue | None  # None: tombstone
+
+
+class KeyHistory:
+    __slots__ = ("mains", "changes")
+
+    def __init__(self) -> None:
+        self.mains: list[int] = []
+        self.changes: list[Change] = []
+
+    def append(self, change: Change) -> None:
+        self.mains.append(change.main)
+        self.changes.append(change)
+
+    def latest(self) -> KeyValue | None:
+        return self.changes[-1].kv
+
+    def at(self, revision: int) -> KeyValue | None:
+        """The live KeyValue at ``revision``, or None if the key did not exist then."""
+        mains = self.mains
+        if mains[-1] <= revision:
+            return self.changes[-1].kv
+        i = bisect_right(mains, revision) - 1
+        return self.changes[i].kv if i >= 0 else None
+
+    def compact(self, revision: int) -> list[Change]:
+        """Drop what etcd's compaction at ``revision`` drops; return the dropped changes.
+
+        Everything at or below ``revision`` goes except the newest such change, which stays unless it
+        is a tombstone.
+        """
+        i = bisect_right(self.mains, revision) - 1
+        if i < 0:
+            return []
+        cut = i + 1 if self.changes[i].kv is None else i
+        if cut == 0:
+            return []
+        dropped = self.changes[:cut]
+        del self.changes[:cut]
+        del self.mains[:cut]
+        return dropped
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+class KeyIndex:
+    """Keys in byte order, each with its history."""
+
+    def __init__(self) -> None:
+        self._histories: dict[bytes, KeyHistory] = {}
+        self._keys = SortedList()
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def get(self, key: bytes) -> KeyHistory | None:
+        return self._histories.get(key)
+
+    def record(self, change: Change) -> None:
+        history = self._histories.get(change.key)
+        if history is None:
+            history = self._histories[change.key] = KeyHistory()
+            self._keys.add(change.key)
+        history.append(change)
+
+    def keys_in_range(self, key: bytes, range_end: bytes) -> Iterator[bytes]:
+        """Keys in etcd's range convention: empty end = the key itself, ``b"\\0"`` = every key ≥ key."""
+        if not range_end:
+            if key in self._histories:
+                yield key
+            return
+        if range_end == b"\x00":
+            yield from self._keys.irange(minimum=key)
+        elif key < range_end:
+            yield from self._keys.irange(key, range_end, inclusive=(True, False))
+
+    def histories_in_range(self, key: bytes, range_end: bytes) -> Iterator[KeyHistory]:
+        histories = self._histories
+        for k in self.keys_in_range(key, range_end):
+            yield histories[k]
+
+    def compact(self, revision: int) -> list[Change]:
+        dropped: list[Change] = []
+        emptied = []
+        for key, history in self._histories.items():
+            removed = history.compact(revision)
+            if removed:
+                dropped.extend(removed)
+                if not history:
+                    emptied.append(key)
+        for key in emptied:
+            del self._histories[key]
+            self._keys.remove(key)
+        return dropped

@@ -1,0 +1,97 @@
+"""The key-value record of the store and its protobuf wire encoding.
+
+The record is etcd's ``mvccpb.KeyValue``. It is stored (and hashed by HashKV) in its proto3 encoding;
+the few lines of encoder/decoder below keep the core free of generated protobuf code and are checked
+against protobuf's own serializer in the tests.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class KeyValue(NamedTuple):
+    key: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    value: bytes
+    lease: int = 0
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _varint(value: int) -> bytes:
+    value &= _MASK64
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_key_value(kv: KeyValue) -> bytes:
+    """Encode ``kv`` exactly as protobuf serializes ``mvccpb.KeyValue`` (zero fields omitted)."""
+    parts = []
+    if kv.key:
+        parts += (b"\x0a", _varint(len(kv.key)), kv.key)
+    if kv.create_revision:
+        parts += (b"\x10", _varint(kv.create_revision))
+    if kv.mod_revision:
+        parts += (b"\x18", _varint(kv.mod_revision))
+    if kv.version:
+        parts += (b"\x20", _varint(kv.version))
+    if kv.value:
+        parts += (b"\x2a", _varint(len(kv.value)), kv.value)
+    if kv.lease:
+        parts += (b"\x30", _varint(kv.lease))
+    return b"".join(parts)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise ValueError("varint too long")
+
+
+def _signed64(value: int) -> int:
+    value &= _MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def decode_key_value(data: bytes) -> KeyValue:
+    """Decode a proto3 ``mvccpb.KeyValue``; unknown fields are skipped as protobuf does."""
+    fields = {1: b"", 2: 0, 3: 0, 4: 0, 5: b"", 6: 0}
+    pos = 0
+    end = len(data)
+    while pos < end:
+        tag, pos = _read_varint(data, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            value, pos = _read_varint(data, pos)
+            if number in (2, 3, 4, 6):
+                fields[number] = _signed64(value)
+        elif wire_type == 2:
+            length, pos = _read_varint(data, pos)
+            if number in (1, 5):
+                fields[number] = bytes(data[pos:pos + length])
+            pos += length
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+    if pos != end:
+        raise ValueError("truncated KeyValue")
+    return KeyValue(fields[1], fields[2], fields[3], fields[4], fields[5], fields[6])

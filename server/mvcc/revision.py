@@ -1,0 +1,29 @@
+"""Revisions as etcd writes them into its ``key`` bucket: the on-disk key of a history entry.
+
+A revision is (main, sub): ``main`` is the store-wide clock clients see, ``sub`` orders the changes made
+inside one main revision. etcd's encoding is 8-byte big-endian main, ``_``, 8-byte big-endian sub, and a
+trailing ``t`` for a tombstone. HashKV hashes these bytes, so ours are identical.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_REV = struct.Struct(">Q")
+_TOMBSTONE_MARK = b"t"
+REVISION_BYTES = 17
+
+
+def revision_to_bytes(main: int, sub: int, tombstone: bool = False) -> bytes:
+    data = _REV.pack(main) + b"_" + _REV.pack(sub)
+    return data + _TOMBSTONE_MARK if tombstone else data
+
+
+def bytes_to_revision(data: bytes) -> tuple[int, int, bool]:
+    """Return (main, sub, is_tombstone) of an encoded revision key."""
+    if len(data) not in (REVISION_BYTES, REVISION_BYTES + 1) or data[8:9] != b"_":
+        raise ValueError(f"not a revision key: {data!r}")
+    tombstone = len(data) == REVISION_BYTES + 1
+    if tombstone and data[-1:] != _TOMBSTONE_MARK:
+        raise ValueError(f"not a revision key: {data!r}")
+    return _REV.unpack_from(data, 0)[0], _REV.unpack_from(data, 9)[0], tombstone
