@@ -13,7 +13,8 @@ from typing import Iterator, NamedTuple
 
 from sortedcontainers import SortedList
 
-from .kv import KeyValue
+from .kv import KeyValue, encode_key_value
+from .revision import revision_to_bytes
 
 
 class Change(NamedTuple):
@@ -21,6 +22,15 @@ class Change(NamedTuple):
     sub: int
     key: bytes
     kv: KeyValue | None  # None: tombstone
+
+    def storage_key(self) -> bytes:
+        """etcd's key for this entry in its ``key`` bucket."""
+        return revision_to_bytes(self.main, self.sub, self.kv is None)
+
+    def storage_value(self) -> bytes:
+        """The stored KeyValue; etcd stores a tombstone as a KeyValue holding only the key."""
+        kv = self.kv if self.kv is not None else KeyValue(self.key, 0, 0, 0, b"", 0)
+        return encode_key_value(kv)
 
 
 class KeyHistory:

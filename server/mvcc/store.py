@@ -13,7 +13,7 @@ import google_crc32c
 
 from .. import errors
 from .key_index import Change, KeyHistory, KeyIndex
-from .kv import KeyValue, encode_key_value
+from .kv import KeyValue
 from .requests import (
     CMP_CREATE,
     CMP_EQUAL,
@@ -41,7 +41,6 @@ from .requests import (
     TxnRequest,
     TxnResult,
 )
-from .revision import revision_to_bytes
 from . import validation
 
 DEFAULT_MAX_TXN_OPS = 128
@@ -398,21 +397,15 @@ class MVCCStore:
         for change in self._log:
             if change.main > revision:
                 break
-            crc = google_crc32c.extend(crc, _stored_entry(change))
+            crc = google_crc32c.extend(crc, change.storage_key() + change.storage_value())
         return crc, revision, self.compact_revision
 
     def hash(self) -> int:
         """A CRC-32C over the whole stored history (etcd hashes its whole database file)."""
         crc = 0
         for change in self._log:
-            crc = google_crc32c.extend(crc, _stored_entry(change))
+            crc = google_crc32c.extend(crc, change.storage_key() + change.storage_value())
         return crc
-
-
-def _stored_entry(change: Change) -> bytes:
-    tombstone = change.kv is None
-    kv = KeyValue(change.key, 0, 0, 0, b"", 0) if tombstone else change.kv
-    return revision_to_bytes(change.main, change.sub, tombstone) + encode_key_value(kv)
 
 
 def _path_length(req: TxnRequest, path: list[bool], pos: int) -> int:

@@ -1,0 +1,90 @@
+"""Command line: ``etcdlite`` / ``python -m server``, with etcd's flag names."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from . import __version__
+from .config import (DEFAULT_CLIENT_URL, DEFAULT_CLUSTER_TOKEN, DEFAULT_DATA_DIR, DEFAULT_PEER_URL,
+                     Config)
+from .runtime import Runtime, StartupError
+
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+               "error": logging.ERROR, "panic": logging.CRITICAL, "fatal": logging.CRITICAL}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, non-zero exit
+        self.exit(2, f"etcdlite: {message}\n")
+
+
+def _urls(value: str) -> list[str]:
+    return [u.strip() for u in value.split(",") if u.strip()]
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return number
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = _Parser(prog="etcdlite", description="An etcd-compatible v3 API server.")
+    parser.add_argument("--name", default="default", help="human-readable member name")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                        help=f"LMDB data directory (default ./{DEFAULT_DATA_DIR}); '' keeps data in memory")
+    parser.add_argument("--memory", action="store_true", help="keep all data in memory (same as --data-dir '')")
+    parser.add_argument("--listen-client-urls", type=_urls, default=[DEFAULT_CLIENT_URL])
+    parser.add_argument("--advertise-client-urls", type=_urls, default=None)
+    parser.add_argument("--initial-advertise-peer-urls", type=_urls, default=[DEFAULT_PEER_URL],
+                        help="only used to derive the member ID, as etcd does")
+    parser.add_argument("--initial-cluster-token", default=DEFAULT_CLUSTER_TOKEN)
+    parser.add_argument("--max-request-bytes", type=_positive_int, default=1536 * 1024)
+    parser.add_argument("--max-txn-ops", type=_positive_int, default=128)
+    parser.add_argument("--log-level", choices=sorted(_LOG_LEVELS), default="info")
+    parser.add_argument("--version", action="version", version=f"etcdlite {__version__}")
+    args = parser.parse_args(argv)
+    return Config(
+        name=args.name,
+        data_dir=None if args.memory or args.data_dir == "" else args.data_dir,
+        listen_client_urls=args.listen_client_urls,
+        advertise_client_urls=args.advertise_client_urls,
+        initial_advertise_peer_urls=args.initial_advertise_peer_urls,
+        initial_cluster_token=args.initial_cluster_token,
+        max_request_bytes=args.max_request_bytes,
+        max_txn_ops=args.max_txn_ops,
+        log_level=args.log_level,
+    )
+
+
+async def _serve(config: Config) -> None:
+    runtime = Runtime(config)
+    await runtime.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"etcdlite: serving on {', '.join(runtime.client_urls)}", flush=True)
+    await stop.wait()
+    await runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    logging.basicConfig(level=_LOG_LEVELS[config.log_level], stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_serve(config))
+    except StartupError as exc:
+        print(f"etcdlite: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""gRPC servicers: thin translators between etcd's protobuf messages and the node."""

@@ -1,0 +1,27 @@
+"""Server configuration, with etcd's flag names and defaults where they apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .mvcc.store import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS
+
+DEFAULT_DATA_DIR = "default.etcdlite"
+DEFAULT_CLIENT_URL = "http://127.0.0.1:2379"
+DEFAULT_PEER_URL = "http://localhost:2380"
+DEFAULT_CLUSTER_TOKEN = "etcd-cluster"
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    #: None keeps everything in memory; otherwise the LMDB data directory.
+    data_dir: str | None = None
+    listen_client_urls: list[str] = field(default_factory=lambda: [DEFAULT_CLIENT_URL])
+    #: None: advertise the listen URLs (with the port actually bound).
+    advertise_client_urls: list[str] | None = None
+    initial_advertise_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])
+    initial_cluster_token: str = DEFAULT_CLUSTER_TOKEN
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_txn_ops: int = DEFAULT_MAX_TXN_OPS
+    log_level: str = "info"

@@ -1,0 +1,39 @@
+"""The gRPC server: options as etcd sets them, servicers registered, listening sockets bound."""
+
+from __future__ import annotations
+
+import grpc
+
+from .api.cluster_service import ClusterService
+from .api.kv_service import KVService
+from .api.maintenance_service import MaintenanceService
+from .node import Node
+from .proto import rpc_pb2_grpc
+
+_MiB = 1024 * 1024
+
+
+def grpc_options(max_request_bytes: int) -> list[tuple[str, int]]:
+    """etcd's transport settings (reference §1.7)."""
+    return [
+        # etcd accepts max-request-bytes plus 512 KiB of gRPC overhead, and sends anything.
+        ("grpc.max_receive_message_length", max_request_bytes + _MiB // 2),
+        ("grpc.max_send_message_length", -1),
+        # Clients may ping every 5 s, also without active streams (etcdctl, Go clients with keepalive).
+        ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
+        ("grpc.http2.max_ping_strikes", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.keepalive_time_ms", 2 * 3600 * 1000),
+        ("grpc.keepalive_timeout_ms", 20000),
+        # Two servers must never share a port silently.
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def build_server(node: Node) -> grpc.aio.Server:
+    server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes))
+    rpc_pb2_grpc.add_KVServicer_to_server(KVService(node), server)
+    rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(node), server)
+    rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
+    return server

@@ -1,0 +1,188 @@
+"""The etcd node: owns the store, its persistence and the cluster identity.
+
+Everything here runs on one asyncio event loop. Writes are applied to the store at once, then the
+caller awaits durability (group commit); reads are served at the durable revision, so no client ever
+sees a write that could still be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable
+
+from . import errors
+from .cluster import Member, cluster_id, member_id
+from .config import Config
+from .mvcc import validation
+from .mvcc.requests import (
+    DeleteRangeRequest,
+    DeleteRangeResult,
+    PutRequest,
+    PutResult,
+    RangeRequest,
+    RangeResult,
+    TxnRequest,
+    TxnResult,
+)
+from .mvcc.store import Commit, MVCCStore
+from .storage.backend import Backend, Batch
+from .storage.group_commit import GroupCommitter
+
+SERVER_VERSION = "3.5.0"
+CLUSTER_VERSION = "3.5.0"
+
+ALARM_NONE, ALARM_NOSPACE, ALARM_CORRUPT = 0, 1, 2
+ALARM_GET, ALARM_ACTIVATE, ALARM_DEACTIVATE = 0, 1, 2
+
+
+class Node:
+    def __init__(self, config: Config, backend: Backend, client_urls: list[str]) -> None:
+        self.config = config
+        self.backend = backend
+        self.store = MVCCStore(max_txn_ops=config.max_txn_ops,
+                               max_request_bytes=config.max_request_bytes)
+        state = backend.load()
+        self.store.restore(state.changes, state.compact_revision)
+        boots = state.meta.get("boots", 0) + 1
+        # A fresh etcd is at term 2 after electing itself; every restart is one more election.
+        self.raft_term = 1 + boots
+        self.raft_index = state.meta.get("raft_index", 0) + 1
+        self.alarms: set[tuple[int, int]] = {
+            (m, a) for name, value in state.meta.items() if name.startswith("alarm:")
+            for m, a in [_parse_alarm(name)] if value}
+        self.durable_revision = self.store.current_revision
+
+        self.member_id = member_id(config.initial_advertise_peer_urls, config.initial_cluster_token)
+        self.cluster_id = cluster_id([self.member_id])
+        self.member = Member(self.member_id, config.name, list(config.initial_advertise_peer_urls),
+                             list(client_urls))
+
+        self.committer = GroupCommitter(backend, self._on_durable)
+        self.store.add_listener(self._on_commit)
+        backend.write(Batch(self.store.current_revision,
+                            meta={"boots": boots, "raft_index": self.raft_index}))
+
+    # -- persistence plumbing ---------------------------------------------------------------
+
+    def _on_commit(self, commit: Commit) -> None:
+        self.committer.submit(Batch(commit.revision, commit.changes, commit.compacted,
+                                    commit.compact_revision, {"raft_index": self.raft_index + 1}))
+
+    def _on_durable(self, revision: int) -> None:
+        if revision > self.durable_revision:
+            self.durable_revision = revision
+
+    def _applied(self) -> None:
+        """Count one applied write request (etcd: one raft entry)."""
+        self.raft_index += 1
+
+    def _check_writable(self, puts: bool) -> None:
+        """etcd's alarm appliers: CORRUPT refuses every write, NOSPACE every write that puts.
+
+        They act after a request's own validation, so callers validate first when alarms are set.
+        """
+        if any(a == ALARM_CORRUPT for _, a in self.alarms):
+            raise errors.CORRUPT
+        if puts and any(a == ALARM_NOSPACE for _, a in self.alarms):
+            raise errors.NO_SPACE
+
+    # -- KV ---------------------------------------------------------------------------------
+
+    def range(self, req: RangeRequest) -> RangeResult:
+        return self.store.range(req, self.durable_revision)
+
+    async def put(self, req: PutRequest, request_size: int = 0) -> PutResult:
+        if self.alarms:
+            validation.check_put(req)
+            self.store.check_request_size(request_size)
+            self._check_writable(puts=True)
+        result = self.store.put(req, request_size)
+        self._applied()
+        await self.committer.wait()
+        return result
+
+    async def delete_range(self, req: DeleteRangeRequest, request_size: int = 0) -> DeleteRangeResult:
+        if self.alarms:
+            validation.check_delete(req)
+            self.store.check_request_size(request_size)
+            self._check_writable(puts=False)
+        result = self.store.delete_range(req, request_size)
+        self._applied()
+        await self.committer.wait()
+        return result
+
+    async def txn(self, req: TxnRequest, request_size: int = 0) -> TxnResult:
+        if validation.is_read_only(req):
+            return self.store.txn(req, request_size, self.durable_revision)
+        if self.alarms:
+            validation.check_txn(req, self.store.max_txn_ops)
+            self.store.check_request_size(request_size)
+            self._check_writable(puts=_has_direct_put(req))
+        result = self.store.txn(req, request_size)
+        self._applied()
+        await self.committer.wait()
+        return result
+
+    async def compact(self, revision: int) -> int:
+        self._check_writable(puts=False)
+        # Compaction never runs ahead of the disk: readers stay at or above the compact revision.
+        await self.committer.wait()
+        current = self.store.compact(revision)
+        self._applied()
+        await self.committer.wait()
+        return current
+
+    # -- Maintenance ------------------------------------------------------------------------
+
+    def db_size(self) -> tuple[int, int]:
+        return self.backend.size()
+
+    def hash(self) -> int:
+        return self.store.hash()
+
+    def hash_kv(self, revision: int) -> tuple[int, int, int]:
+        return self.store.hash_kv(revision, self.durable_revision)
+
+    async def defragment(self) -> None:
+        await self.committer.run_exclusive(self.backend.defragment)
+
+    async def alarm(self, action: int, member: int, alarm: int) -> list[tuple[int, int]]:
+        if action == ALARM_GET:
+            return sorted(a for a in self.alarms if alarm == ALARM_NONE or a[1] == alarm)
+        entry = (member, alarm)
+        if action == ALARM_ACTIVATE:
+            if alarm == ALARM_NONE:
+                return []
+            changed = entry not in self.alarms
+            self.alarms.add(entry)
+        elif action == ALARM_DEACTIVATE:
+            changed = entry in self.alarms
+            self.alarms.discard(entry)
+        else:
+            return []
+        if not changed:
+            return [entry] if action == ALARM_ACTIVATE else []
+        self._applied()
+        self.committer.submit(Batch(self.store.current_revision, meta={
+            _alarm_name(member, alarm): 1 if action == ALARM_ACTIVATE else 0,
+            "raft_index": self.raft_index}))
+        await self.committer.wait()
+        return [entry]
+
+    async def close(self) -> None:
+        await self.committer.close()
+        self.backend.close()
+
+
+def _has_direct_put(req: TxnRequest) -> bool:
+    return any(isinstance(op, PutRequest) for op in req.success) or \
+        any(isinstance(op, PutRequest) for op in req.failure)
+
+
+def _alarm_name(member: int, alarm: int) -> str:
+    return f"alarm:{member}:{alarm}"
+
+
+def _parse_alarm(name: str) -> tuple[int, int]:
+    _, member, alarm = name.split(":")
+    return int(member), int(alarm)

@@ -1,0 +1,71 @@
+"""What a storage backend keeps and the interface every backend offers.
+
+A backend stores the store's history (one record per change, keyed by etcd's revision encoding),
+the compact revision and a few counters. It is written to in batches; ``write`` returns only when the
+batch is durable. Backends are used from one writer thread at a time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ..mvcc.key_index import Change
+
+
+@dataclass
+class Batch:
+    """Everything to persist for one or more applied requests, merged in order.
+
+    Backends write ``changes`` before deleting ``compacted``, so a change compacted away before it
+    reached the disk is written and deleted in the same atomic write.
+    """
+
+    revision: int = 0
+    changes: list[Change] = field(default_factory=list)
+    compacted: list[Change] = field(default_factory=list)
+    compact_revision: int | None = None
+    meta: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: "Batch") -> None:
+        self.revision = max(self.revision, other.revision)
+        self.changes.extend(other.changes)
+        self.compacted.extend(other.compacted)
+        if other.compact_revision is not None:
+            self.compact_revision = other.compact_revision
+        self.meta.update(other.meta)
+
+
+@dataclass
+class StoredState:
+    changes: list[Change]
+    compact_revision: int = -1
+    meta: dict[str, int] = field(default_factory=dict)
+
+
+class StorageError(Exception):
+    """The data directory cannot be used (wrong format, in use, unreadable)."""
+
+
+class Backend(ABC):
+    #: True when ``write`` makes data durable without I/O worth batching (memory backend).
+    instant: bool = False
+
+    @abstractmethod
+    def load(self) -> StoredState:
+        """Read everything back, changes in revision order."""
+
+    @abstractmethod
+    def write(self, batch: Batch) -> None:
+        """Persist ``batch`` atomically; return when it is durable."""
+
+    @abstractmethod
+    def size(self) -> tuple[int, int]:
+        """(bytes allocated, bytes in use)."""
+
+    def defragment(self) -> None:
+        """Give unused space back, if the backend can."""
+
+    @abstractmethod
+    def close(self) -> None:
+        ...

@@ -1,0 +1,178 @@
+"""The LMDB backend: history, compact revision and counters in one LMDB environment.
+
+Layout (named databases):
+  ``key``  — etcd's revision encoding (17/18 bytes) → proto3 ``mvccpb.KeyValue``, as in etcd's bbolt
+  ``meta`` — ``format``, ``compact_revision`` and counters (8-byte big-endian signed integers)
+
+Every ``write`` is one LMDB write transaction committed with fsync. A lock file guarded by ``flock``
+keeps a second server off the same directory; a directory written by anything else, or by a newer
+format, is refused instead of being overwritten.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+
+import lmdb
+
+from ..mvcc.key_index import Change
+from ..mvcc.kv import decode_key_value
+from ..mvcc.revision import bytes_to_revision
+from .backend import Backend, Batch, StorageError, StoredState
+
+FORMAT = b"etcdlite/1"
+_FORMAT_PREFIX = b"etcdlite/"
+_FORMAT_VERSION = 1
+_LOCK_FILE = "etcdlite.lock"
+_ENV_DIR = "lmdb"
+_INT = struct.Struct(">q")
+_MAP_SIZE = 64 << 30  # address space only; the file grows as data does
+
+
+class LmdbBackend(Backend):
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = os.path.abspath(data_dir)
+        self._lock_fd = -1
+        try:
+            os.makedirs(self.data_dir, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create data dir {self.data_dir}: {exc.strerror}") from None
+        self._check_directory()
+        self._lock()
+        try:
+            self._open_env()
+            self._check_format()
+        except lmdb.Error as exc:
+            self._unlock()
+            raise StorageError(f"cannot open data dir {self.data_dir}: {exc}") from None
+        except StorageError:
+            self._unlock()
+            raise
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _open_env(self) -> None:
+        self._env = lmdb.open(os.path.join(self.data_dir, _ENV_DIR), map_size=_MAP_SIZE, max_dbs=4,
+                              sync=True, metasync=True, readahead=False, lock=True)
+        self._keys = self._env.open_db(b"key")
+        self._meta = self._env.open_db(b"meta")
+
+    def _check_directory(self) -> None:
+        try:
+            entries = set(os.listdir(self.data_dir))
+        except OSError as exc:
+            raise StorageError(f"cannot read data dir {self.data_dir}: {exc.strerror}") from None
+        if "member" in entries:
+            raise StorageError(
+                f"{self.data_dir} is an etcd data dir (has member/); etcdlite will not touch it")
+        foreign = entries - {_LOCK_FILE, _ENV_DIR}
+        if foreign and _ENV_DIR not in entries:
+            raise StorageError(
+                f"{self.data_dir} is not empty and holds no etcdlite data; refusing to use it")
+        if not os.access(self.data_dir, os.W_OK):
+            raise StorageError(f"data dir {self.data_dir} is not writable")
+
+    def _lock(self) -> None:
+        path = os.path.join(self.data_dir, _LOCK_FILE)
+        try:
+            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._unlock()
+            raise StorageError(f"data dir {self.data_dir} is in use by another etcdlite process") from None
+        except OSError as exc:
+            self._unlock()
+            raise StorageError(f"cannot lock data dir {self.data_dir}: {exc.strerror}") from None
+
+    def _unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def _check_format(self) -> None:
+        with self._env.begin(write=True) as txn:
+            found = txn.get(b"format", db=self._meta)
+            if found is None:
+                if txn.stat(self._keys)["entries"]:
+                    raise StorageError(f"{self.data_dir} has data but no etcdlite format marker")
+                txn.put(b"format", FORMAT, db=self._meta)
+                return
+        if found == FORMAT:
+            return
+        if found.startswith(_FORMAT_PREFIX) and found[len(_FORMAT_PREFIX):].isdigit():
+            version = int(found[len(_FORMAT_PREFIX):])
+            if version > _FORMAT_VERSION:
+                raise StorageError(
+                    f"{self.data_dir} was written by a newer etcdlite (storage format {version}, "
+                    f"this one reads {_FORMAT_VERSION})")
+        raise StorageError(f"{self.data_dir} has an unknown storage format {found!r}")
+
+    # -- Backend ----------------------------------------------------------------------------
+
+    def load(self) -> StoredState:
+        changes: list[Change] = []
+        meta: dict[str, int] = {}
+        compact_revision = -1
+        with self._env.begin() as txn:
+            for rev_key, value in txn.cursor(db=self._keys):
+                main, sub, tombstone = bytes_to_revision(rev_key)
+                kv = decode_key_value(value)
+                changes.append(Change(main, sub, kv.key, None if tombstone else kv))
+            for name, value in txn.cursor(db=self._meta):
+                if name == b"format":
+                    continue
+                number = _INT.unpack(value)[0]
+                if name == b"compact_revision":
+                    compact_revision = number
+                else:
+                    meta[name.decode()] = number
+        return StoredState(changes, compact_revision, meta)
+
+    def write(self, batch: Batch) -> None:
+        with self._env.begin(write=True) as txn:
+            put = txn.put
+            keys = self._keys
+            for change in batch.changes:
+                put(change.storage_key(), change.storage_value(), db=keys)
+            for change in batch.compacted:
+                txn.delete(change.storage_key(), db=keys)
+            if batch.compact_revision is not None:
+                put(b"compact_revision", _INT.pack(batch.compact_revision), db=self._meta)
+            for name, number in batch.meta.items():
+                put(name.encode(), _INT.pack(number), db=self._meta)
+
+    def size(self) -> tuple[int, int]:
+        info = self._env.info()
+        page = self._env.stat()["psize"]
+        allocated = (info["last_pgno"] + 1) * page
+        used = 0
+        with self._env.begin() as txn:
+            for db in (None, self._keys, self._meta):
+                stat = txn.stat(db) if db is not None else self._env.stat()
+                used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
+        return allocated, min(used + 2 * page, allocated)
+
+    def defragment(self) -> None:
+        """Rewrite the environment compactly (LMDB's compacting copy), then swap it in."""
+        env_dir = os.path.join(self.data_dir, _ENV_DIR)
+        tmp_dir = env_dir + ".defrag"
+        if os.path.exists(tmp_dir):
+            for name in os.listdir(tmp_dir):
+                os.unlink(os.path.join(tmp_dir, name))
+        else:
+            os.mkdir(tmp_dir)
+        self._env.copy(tmp_dir, compact=True)
+        self._env.close()
+        os.replace(os.path.join(tmp_dir, "data.mdb"), os.path.join(env_dir, "data.mdb"))
+        for name in os.listdir(tmp_dir):
+            os.unlink(os.path.join(tmp_dir, name))
+        os.rmdir(tmp_dir)
+        self._open_env()
+
+    def close(self) -> None:
+        try:
+            self._env.close()
+        finally:
+            self._unlock()
