@@ -1,0 +1,137 @@
+"""Servers the API tests run against: etcdlite (in memory and on LMDB) and a real etcd.
+
+Every target is a fresh, empty server; tests see it as a :class:`Target` with gRPC stubs and an
+etcdctl runner, so one test body proves the same expectation on both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import grpc
+
+from server.embed import EtcdLite
+from server.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+
+ETCD_START_TIMEOUT = 20.0
+
+
+def etcd_binary() -> str | None:
+    path = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
+    return path if os.path.exists(path) else None
+
+
+def etcdctl_binary() -> str | None:
+    path = os.environ.get("ETCDCTL_BIN") or shutil.which("etcdctl") or "/usr/bin/etcdctl"
+    return path if os.path.exists(path) else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Target:
+    """One running server under test."""
+
+    name: str
+    endpoint: str
+    _stop: Callable[[], None]
+    channel: grpc.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = grpc.insecure_channel(self.endpoint)
+        grpc.channel_ready_future(self.channel).result(timeout=10)
+        self.kv = rpc_pb2_grpc.KVStub(self.channel)
+        self.maintenance = rpc_pb2_grpc.MaintenanceStub(self.channel)
+        self.cluster = rpc_pb2_grpc.ClusterStub(self.channel)
+        self.lease = rpc_pb2_grpc.LeaseStub(self.channel)
+        self.watch = rpc_pb2_grpc.WatchStub(self.channel)
+        self.lock = v3lock_pb2_grpc.LockStub(self.channel)
+        self.election = v3election_pb2_grpc.ElectionStub(self.channel)
+
+    @property
+    def is_real_etcd(self) -> bool:
+        return self.name == "etcd"
+
+    def etcdctl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 30) -> subprocess.CompletedProcess:
+        binary = etcdctl_binary()
+        if binary is None:
+            import pytest
+            pytest.skip("etcdctl is not installed")
+        env = dict(os.environ, ETCDCTL_API="3")
+        proc = subprocess.run([binary, "--endpoints", self.endpoint, *args], input=input,
+                              capture_output=True, text=True, env=env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"etcdctl {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
+    def close(self) -> None:
+        self.channel.close()
+        self._stop()
+
+
+def start_etcdlite(data_dir: str | None = None) -> Target:
+    server = EtcdLite(data_dir=data_dir).start()
+    return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint, server.stop)
+
+
+def start_real_etcd(binary: str) -> Target:
+    data_dir = tempfile.mkdtemp(prefix="etcd-test-")
+    for _ in range(5):
+        client, peer = free_port(), free_port()
+        cmd = [
+            binary, "--name", "default", "--data-dir", data_dir,
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            # etcd's default peer URL, so the member and cluster IDs are the well-known defaults
+            "--initial-advertise-peer-urls", "http://localhost:2380",
+            "--initial-cluster", "default=http://localhost:2380",
+            "--log-level", "error", "--logger", "zap",
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if _wait_for_etcd(proc, f"127.0.0.1:{client}"):
+            def stop(proc: subprocess.Popen = proc) -> None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                if proc.stderr:
+                    proc.stderr.close()
+                shutil.rmtree(data_dir, ignore_errors=True)
+            return Target("etcd", f"127.0.0.1:{client}", stop)
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        os.makedirs(data_dir)
+    raise RuntimeError("could not start a real etcd")
+
+
+def _wait_for_etcd(proc: subprocess.Popen, endpoint: str) -> bool:
+    """Ready = a linearizable Range succeeds (the node elected itself)."""
+    from server.proto import rpc_pb2
+    deadline = time.monotonic() + ETCD_START_TIMEOUT
+    with grpc.insecure_channel(endpoint) as channel:
+        stub = rpc_pb2_grpc.KVStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            try:
+                stub.Range(rpc_pb2.RangeRequest(key=b"health"), timeout=1)
+                return True
+            except grpc.RpcError:
+                time.sleep(0.05)
+    return False
