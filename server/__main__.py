@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
-from . import __version__
-from .config import (DEFAULT_CLIENT_URL, DEFAULT_CLUSTER_TOKEN, DEFAULT_DATA_DIR, DEFAULT_PEER_URL,
-                     Config)
-from .runtime import Runtime, StartupError
+# grpc core writes its own log lines to stderr (e.g. on a failed bind); errors here are one line.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+from . import __version__  # noqa: E402
+from .config import (DEFAULT_CLIENT_URL, DEFAULT_CLUSTER_TOKEN,  # noqa: E402
+                     DEFAULT_DATA_DIR, DEFAULT_PEER_URL, Config)
+from .runtime import Runtime, StartupError  # noqa: E402
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
                "error": logging.ERROR, "panic": logging.CRITICAL, "fatal": logging.CRITICAL}

@@ -1,0 +1,83 @@
+"""The LMDB data directory: format marker, foreign and newer data refused, exclusive use."""
+
+from __future__ import annotations
+
+import lmdb
+import pytest
+
+from server.mvcc.key_index import Change
+from server.mvcc.kv import KeyValue
+from server.storage.backend import Batch, StorageError
+from server.storage.lmdb_backend import LmdbBackend
+
+
+def test_batches_are_read_back_in_revision_order_with_tombstones_and_meta(tmp_path):
+    backend = LmdbBackend(str(tmp_path))
+    a1 = Change(2, 0, b"a", KeyValue(b"a", 2, 2, 1, b"1"))
+    b1 = Change(3, 0, b"b", KeyValue(b"b", 3, 3, 1, b"2", lease=-7))
+    a_gone = Change(3, 1, b"a", None)
+    backend.write(Batch(3, [a1, b1, a_gone], meta={"raft_index": 9}))
+    backend.write(Batch(3, [], [a1], compact_revision=2))
+    backend.close()
+    state = LmdbBackend(str(tmp_path)).load()
+    assert state.changes == [b1, a_gone]
+    assert state.compact_revision == 2
+    assert state.meta["raft_index"] == 9
+
+
+def test_directory_of_another_program_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(StorageError, match="holds no etcdlite data"):
+        LmdbBackend(str(tmp_path))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_etcd_data_dir_is_refused(tmp_path):
+    (tmp_path / "member").mkdir()
+    with pytest.raises(StorageError, match="is an etcd data dir"):
+        LmdbBackend(str(tmp_path))
+
+
+def _set_format(path, value: bytes) -> None:
+    env = lmdb.open(str(path / "lmdb"), max_dbs=4)
+    with env.begin(write=True) as txn:
+        txn.put(b"format", value, db=env.open_db(b"meta", txn=txn))
+    env.close()
+
+
+def test_newer_storage_format_is_refused_not_overwritten(tmp_path):
+    LmdbBackend(str(tmp_path)).close()
+    _set_format(tmp_path, b"etcdlite/99")
+    with pytest.raises(StorageError, match="newer etcdlite"):
+        LmdbBackend(str(tmp_path))
+    with pytest.raises(StorageError, match="newer etcdlite"):
+        LmdbBackend(str(tmp_path))
+
+
+def test_unknown_format_marker_is_refused(tmp_path):
+    LmdbBackend(str(tmp_path)).close()
+    _set_format(tmp_path, b"something-else")
+    with pytest.raises(StorageError, match="unknown storage format"):
+        LmdbBackend(str(tmp_path))
+
+
+def test_second_backend_on_the_same_directory_is_refused(tmp_path):
+    first = LmdbBackend(str(tmp_path))
+    with pytest.raises(StorageError, match="in use by another etcdlite process"):
+        LmdbBackend(str(tmp_path))
+    first.close()
+    LmdbBackend(str(tmp_path)).close()
+
+
+def test_defragment_keeps_the_data(tmp_path):
+    backend = LmdbBackend(str(tmp_path))
+    changes = [Change(i, 0, b"k%d" % i, KeyValue(b"k%d" % i, i, i, 1, b"x" * 1000)) for i in range(2, 500)]
+    backend.write(Batch(499, changes))
+    backend.write(Batch(499, [], changes[:-1], compact_revision=498))
+    allocated_before, _ = backend.size()
+    backend.defragment()
+    allocated_after, in_use = backend.size()
+    assert allocated_after < allocated_before
+    assert in_use <= allocated_after
+    assert backend.load().changes == changes[-1:]
+    backend.close()

@@ -1,0 +1,87 @@
+"""The command line: etcd's flag names, one-line errors with a non-zero exit, a working server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+
+from etcd_targets import free_port
+from server.proto import rpc_pb2, rpc_pb2_grpc
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _etcdlite(*args: str, cwd: str = REPO) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "server", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+
+
+def _fails_with_one_line(*args: str, cwd: str = REPO) -> str:
+    proc = _etcdlite(*args, cwd=cwd)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_unknown_flag_is_a_one_line_error():
+    line = _fails_with_one_line("--no-such-flag")
+    assert line.startswith("etcdlite: ") and "--no-such-flag" in line
+
+
+def test_bad_flag_value_is_a_one_line_error():
+    assert "--max-txn-ops" in _fails_with_one_line("--max-txn-ops", "zero")
+
+
+def test_bad_listen_url_is_a_one_line_error(tmp_path):
+    line = _fails_with_one_line("--data-dir", str(tmp_path / "d"), "--listen-client-urls", "127.0.0.1:2379")
+    assert "URL" in line
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path):
+    port = free_port()
+    first = _etcdlite("--data-dir", "", "--listen-client-urls", f"http://127.0.0.1:{port}")
+    try:
+        assert "serving on" in first.stdout.readline()
+        line = _fails_with_one_line("--data-dir", "", "--listen-client-urls", f"http://127.0.0.1:{port}")
+        assert line == f"etcdlite: cannot listen on http://127.0.0.1:{port}: address in use or not available"
+    finally:
+        first.terminate()
+        first.communicate(timeout=30)
+
+
+def test_etcd_data_dir_is_refused(tmp_path):
+    (tmp_path / "member").mkdir()
+    line = _fails_with_one_line("--data-dir", str(tmp_path), "--listen-client-urls",
+                                f"http://127.0.0.1:{free_port()}")
+    assert "is an etcd data dir" in line
+
+
+def test_unwritable_data_dir_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    line = _fails_with_one_line("--data-dir", str(blocker / "data"), "--listen-client-urls",
+                                f"http://127.0.0.1:{free_port()}")
+    assert "cannot create data dir" in line
+
+
+def test_default_data_dir_is_created_in_the_working_directory_and_serves(tmp_path):
+    port = free_port()
+    proc = _etcdlite("--listen-client-urls", f"http://127.0.0.1:{port}", cwd=str(tmp_path))
+    try:
+        assert proc.stdout.readline().strip() == f"etcdlite: serving on http://127.0.0.1:{port}"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            put = rpc_pb2_grpc.KVStub(channel).Put(rpc_pb2.PutRequest(key=b"k", value=b"v"))
+        assert put.header.revision == 2
+        assert (tmp_path / "default.etcdlite").is_dir()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
