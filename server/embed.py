@@ -18,20 +18,23 @@ import asyncio
 import threading
 from typing import Any
 
+from .clock import Clock
 from .config import Config
 from .runtime import Runtime
 
 
 class EtcdLite:
     def __init__(self, data_dir: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 config: Config | None = None, **options: Any) -> None:
+                 config: Config | None = None, clock: Clock | None = None, **options: Any) -> None:
         """``data_dir=None`` keeps everything in memory; ``port=0`` picks a free port.
 
         ``config`` gives full control; ``options`` set other :class:`Config` fields by name.
+        ``clock`` replaces the real clock (e.g. a :class:`server.clock.ManualClock` in tests).
         """
         if config is None:
             config = Config(data_dir=data_dir, listen_client_urls=[f"http://{host}:{port}"], **options)
         self.config = config
+        self.clock = clock
         self._runtime: Runtime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -71,7 +74,7 @@ class EtcdLite:
     async def start_async(self) -> "EtcdLite":
         if self._runtime is not None:
             raise RuntimeError("already started")
-        runtime = Runtime(self.config)
+        runtime = Runtime(self.config, self.clock)
         await runtime.start()
         self._runtime = runtime
         return self

@@ -6,6 +6,7 @@ import grpc
 
 from .api.cluster_service import ClusterService
 from .api.kv_service import KVService
+from .api.lease_service import LeaseService
 from .api.maintenance_service import MaintenanceService
 from .node import Node
 from .proto import rpc_pb2_grpc
@@ -36,4 +37,5 @@ def build_server(node: Node) -> grpc.aio.Server:
     rpc_pb2_grpc.add_KVServicer_to_server(KVService(node), server)
     rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(node), server)
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
+    rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(node), server)
     return server

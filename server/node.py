@@ -11,8 +11,10 @@ import asyncio
 from typing import Iterable
 
 from . import errors
+from .clock import Clock
 from .cluster import Member, cluster_id, member_id
 from .config import Config
+from .lease.lessor import Lease, Lessor
 from .mvcc import validation
 from .mvcc.requests import (
     DeleteRangeRequest,
@@ -24,6 +26,7 @@ from .mvcc.requests import (
     TxnRequest,
     TxnResult,
 )
+from .mvcc.key_index import Change
 from .mvcc.store import Commit, MVCCStore
 from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
@@ -35,14 +38,28 @@ ALARM_NONE, ALARM_NOSPACE, ALARM_CORRUPT = 0, 1, 2
 ALARM_GET, ALARM_ACTIVATE, ALARM_DEACTIVATE = 0, 1, 2
 
 
+#: etcd scans for expired leases every 500 ms and revokes at most 500 per scan.
+EXPIRY_INTERVAL = 0.5
+EXPIRY_BATCH = 500
+
+
 class Node:
-    def __init__(self, config: Config, backend: Backend, client_urls: list[str]) -> None:
+    def __init__(self, config: Config, backend: Backend, client_urls: list[str],
+                 clock: Clock | None = None) -> None:
         self.config = config
         self.backend = backend
+        self.clock = clock or Clock()
+        self.member_id = member_id(config.initial_advertise_peer_urls, config.initial_cluster_token)
+        self.cluster_id = cluster_id([self.member_id])
+        self.lessor = Lessor(self.clock, self.member_id)
         self.store = MVCCStore(max_txn_ops=config.max_txn_ops,
-                               max_request_bytes=config.max_request_bytes)
+                               max_request_bytes=config.max_request_bytes,
+                               lease_exists=self.lessor.__contains__)
         state = backend.load()
         self.store.restore(state.changes, state.compact_revision)
+        self.lessor.restore(state.leases)
+        self.lessor.on_commit(Commit(self.store.current_revision, [
+            _attachment(kv) for kv in self.store.latest_kvs() if kv.lease]))
         boots = state.meta.get("boots", 0) + 1
         # A fresh etcd is at term 2 after electing itself; every restart is one more election.
         self.raft_term = 1 + boots
@@ -51,16 +68,24 @@ class Node:
             (m, a) for name, value in state.meta.items() if name.startswith("alarm:")
             for m, a in [_parse_alarm(name)] if value}
         self.durable_revision = self.store.current_revision
-
-        self.member_id = member_id(config.initial_advertise_peer_urls, config.initial_cluster_token)
-        self.cluster_id = cluster_id([self.member_id])
         self.member = Member(self.member_id, config.name, list(config.initial_advertise_peer_urls),
                              list(client_urls))
 
         self.committer = GroupCommitter(backend, self._on_durable)
+        self.store.add_listener(self.lessor.on_commit)
         self.store.add_listener(self._on_commit)
         backend.write(Batch(self.store.current_revision,
                             meta={"boots": boots, "raft_index": self.raft_index}))
+        self._expiry_task: asyncio.Task | None = None
+        self._expiry_wakeup: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Start background work (lease expiry) on the running event loop."""
+        loop = asyncio.get_running_loop()
+        self._expiry_wakeup = asyncio.Event()
+        self._wake_from_clock = lambda: loop.call_soon_threadsafe(self._expiry_wakeup.set)
+        self.clock.subscribe(self._wake_from_clock)
+        self._expiry_task = loop.create_task(self._expiry_loop())
 
     # -- persistence plumbing ---------------------------------------------------------------
 
@@ -132,6 +157,73 @@ class Node:
         await self.committer.wait()
         return current
 
+    # -- Lease ------------------------------------------------------------------------------
+
+    async def lease_grant(self, lease_id: int, ttl: int) -> Lease:
+        self._check_writable(puts=True)
+        lease = self.lessor.grant(lease_id, ttl)
+        self._applied()
+        self.committer.submit(Batch(self.store.current_revision, leases={lease.id: lease.ttl},
+                                    meta={"raft_index": self.raft_index}))
+        if self._expiry_wakeup is not None:
+            self._expiry_wakeup.set()
+        await self.committer.wait()
+        return lease
+
+    async def lease_revoke(self, lease_id: int) -> int:
+        """Revoke a lease, deleting its keys in one revision; return the revision after it."""
+        self._check_writable(puts=False)
+        lease = self.lessor.get(lease_id)
+        if lease is None:
+            raise errors.LEASE_NOT_FOUND
+        self._revoke(lease)
+        await self.committer.wait()
+        return self.store.current_revision
+
+    def _revoke(self, lease: Lease) -> None:
+        self.store.delete_keys(sorted(lease.keys))
+        self.lessor.remove(lease.id)
+        self._applied()
+        self.committer.submit(Batch(self.store.current_revision, leases={lease.id: None},
+                                    meta={"raft_index": self.raft_index}))
+
+    async def lease_keep_alive(self, lease_id: int) -> int:
+        """Renew; the granted TTL, or 0 for an unknown lease. An expired lease is revoked first."""
+        lease = self.lessor.get(lease_id)
+        if lease is not None and lease.deadline <= self.clock.now():
+            self._revoke(lease)
+            await self.committer.wait()
+            return 0
+        return self.lessor.renew(lease_id)
+
+    async def expire_leases(self) -> int:
+        """Revoke leases whose deadline passed (at most one scan's worth); return how many."""
+        expired = self.lessor.expired()[:EXPIRY_BATCH]
+        for lease in expired:
+            if self.lessor.get(lease.id) is lease:
+                self._revoke(lease)
+        if expired:
+            await self.committer.wait()
+        return len(expired)
+
+    async def _expiry_loop(self) -> None:
+        wakeup = self._expiry_wakeup
+        while True:
+            deadline = self.lessor.next_deadline()
+            timeout = EXPIRY_INTERVAL
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - self.clock.now()))
+            try:
+                await asyncio.wait_for(wakeup.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            wakeup.clear()
+            try:
+                while await self.expire_leases() == EXPIRY_BATCH:
+                    await asyncio.sleep(0)
+            except errors.EtcdError:
+                await asyncio.sleep(EXPIRY_INTERVAL)  # writes refused (alarm): retry later
+
     # -- Maintenance ------------------------------------------------------------------------
 
     def db_size(self) -> tuple[int, int]:
@@ -170,8 +262,21 @@ class Node:
         return [entry]
 
     async def close(self) -> None:
+        if self._expiry_task is not None:
+            self.clock.unsubscribe(self._wake_from_clock)
+            self._expiry_task.cancel()
+            try:
+                await self._expiry_task
+            except asyncio.CancelledError:
+                pass
+            self._expiry_task = None
         await self.committer.close()
         self.backend.close()
+
+
+def _attachment(kv) -> "Change":
+    """A synthetic change that re-attaches a restored key to its lease."""
+    return Change(kv.mod_revision, 0, kv.key, kv)
 
 
 def _has_direct_put(req: TxnRequest) -> bool:

@@ -6,6 +6,7 @@ import logging
 
 import grpc
 
+from .clock import Clock
 from .config import Config
 from .grpc_server import build_server
 from .node import Node
@@ -50,8 +51,9 @@ def open_backend(config: Config) -> Backend:
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock
         self.node: Node | None = None
         self.grpc: grpc.aio.Server | None = None
         self.client_urls: list[str] = []
@@ -60,7 +62,8 @@ class Runtime:
         addresses = _listen_addresses(self.config)
         backend = open_backend(self.config)
         try:
-            self.node = Node(self.config, backend, client_urls=[])
+            self.node = Node(self.config, backend, client_urls=[], clock=self.clock)
+            self.node.start()
             self.grpc = build_server(self.node)
             bound = []
             for url, host, port in addresses:

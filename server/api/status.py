@@ -20,6 +20,16 @@ def _status_code(name: str) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, name)
 
 
+async def abort_with(exc: Exception, context: grpc.aio.ServicerContext, where: str) -> None:
+    """End the call with the status etcd would give for ``exc``."""
+    if isinstance(exc, EtcdError):
+        await context.abort(_status_code(exc.code), exc.message)
+    if isinstance(exc, DurabilityError):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, SERVER_STOPPED)
+    log.error("internal error in %s", where, exc_info=exc)  # a bug must not take the server down
+    await context.abort(grpc.StatusCode.UNKNOWN, str(exc) or type(exc).__name__)
+
+
 def unary(method: Callable) -> Callable:
     """Wrap an async unary handler: EtcdError → its status; anything else → Unknown, logged."""
 
@@ -27,14 +37,25 @@ def unary(method: Callable) -> Callable:
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await method(self, request, context)
-        except EtcdError as exc:
-            await context.abort(_status_code(exc.code), exc.message)
-        except DurabilityError:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, SERVER_STOPPED)
         except grpc.aio.AbortError:
             raise
-        except Exception as exc:  # a bug must not take the server down
-            log.exception("internal error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.UNKNOWN, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            await abort_with(exc, context, method.__qualname__)
+
+    return handler
+
+
+def guard_stream(method: Callable) -> Callable:
+    """The same for handlers that are async generators (streaming responses)."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            async for response in method(self, request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(exc, context, method.__qualname__)
 
     return handler

@@ -7,6 +7,7 @@ and hand their changes to ``on_commit`` for persistence (and, later, watchers an
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable, Iterable
 
 import google_crc32c
@@ -366,6 +367,22 @@ class MVCCStore:
                 nested_pos += used
         return TxnResult(0, succeeded, responses), nested_pos - pos
 
+    def delete_keys(self, keys: list[bytes]) -> int:
+        """Delete the given keys (those alive) in one revision, in the given order; return the
+        revision clients see. Lease revocation uses this."""
+        txn = _WriteTxn(self)
+        for key in keys:
+            if self.get(key) is not None:
+                txn.delete_range(key, b"")
+        return txn.finish()
+
+    def latest_kvs(self) -> Iterable[KeyValue]:
+        """Every live key's current KeyValue, in key order."""
+        for history in self._index.histories_in_range(b"\x00", b"\x00"):
+            kv = history.latest()
+            if kv is not None:
+                yield kv
+
     # -- compaction -------------------------------------------------------------------------
 
     def compact(self, revision: int) -> int:
@@ -385,20 +402,39 @@ class MVCCStore:
     # -- hashes -----------------------------------------------------------------------------
 
     def hash_kv(self, revision: int = 0, current: int | None = None) -> tuple[int, int, int]:
-        """etcd's HashKV: (hash, hashed revision, compact revision)."""
+        """etcd 3.4's HashKV: (hash, hashed revision, compact revision).
+
+        CRC-32C over ``b"key"`` and every stored entry up to the hashed revision, in revision order;
+        an entry at or below the compact revision counts only if it is its key's live entry at the
+        hashed revision (etcd's ``kvindex.Keep(rev)``), unless no key is alive there at all.
+        """
         current = self.current_revision if current is None else current
+        compact = self.compact_revision
+        if 0 < revision <= compact:
+            raise errors.COMPACTED
         if revision > current:
             raise errors.FUTURE_REV
-        if revision <= 0:
+        if revision == 0:
             revision = current
-        if revision <= self.compact_revision:
-            raise errors.COMPACTED
+        keep: set[tuple[int, int]] = set()
+        if self._log and self._log[0].main <= compact:
+            keep = self._live_entries_at(revision)
         crc = google_crc32c.value(b"key")
         for change in self._log:
             if change.main > revision:
                 break
+            if change.main <= compact and keep and (change.main, change.sub) not in keep:
+                continue
             crc = google_crc32c.extend(crc, change.storage_key() + change.storage_value())
-        return crc, revision, self.compact_revision
+        return crc, revision, compact
+
+    def _live_entries_at(self, revision: int) -> set[tuple[int, int]]:
+        live = set()
+        for history in self._index.histories_in_range(b"\x00", b"\x00"):
+            i = bisect_right(history.mains, revision) - 1
+            if i >= 0 and history.changes[i].kv is not None:
+                live.add((history.changes[i].main, history.changes[i].sub))
+        return live
 
     def hash(self) -> int:
         """A CRC-32C over the whole stored history (etcd hashes its whole database file)."""

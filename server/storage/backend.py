@@ -26,6 +26,8 @@ class Batch:
     compacted: list[Change] = field(default_factory=list)
     compact_revision: int | None = None
     meta: dict[str, int] = field(default_factory=dict)
+    #: lease ID -> granted TTL (None: the lease is gone)
+    leases: dict[int, int | None] = field(default_factory=dict)
 
     def merge(self, other: "Batch") -> None:
         self.revision = max(self.revision, other.revision)
@@ -34,6 +36,7 @@ class Batch:
         if other.compact_revision is not None:
             self.compact_revision = other.compact_revision
         self.meta.update(other.meta)
+        self.leases.update(other.leases)
 
 
 @dataclass
@@ -41,6 +44,7 @@ class StoredState:
     changes: list[Change]
     compact_revision: int = -1
     meta: dict[str, int] = field(default_factory=dict)
+    leases: dict[int, int] = field(default_factory=dict)
 
 
 class StorageError(Exception):

@@ -3,6 +3,7 @@
 Layout (named databases):
   ``key``  — etcd's revision encoding (17/18 bytes) → proto3 ``mvccpb.KeyValue``, as in etcd's bbolt
   ``meta`` — ``format``, ``compact_revision`` and counters (8-byte big-endian signed integers)
+  ``lease`` — lease ID → granted TTL (both 8-byte big-endian signed integers)
 
 Every ``write`` is one LMDB write transaction committed with fsync. A lock file guarded by ``flock``
 keeps a second server off the same directory; a directory written by anything else, or by a newer
@@ -58,6 +59,7 @@ class LmdbBackend(Backend):
                               sync=True, metasync=True, readahead=False, lock=True)
         self._keys = self._env.open_db(b"key")
         self._meta = self._env.open_db(b"meta")
+        self._leases = self._env.open_db(b"lease")
 
     def _check_directory(self) -> None:
         try:
@@ -115,7 +117,10 @@ class LmdbBackend(Backend):
         changes: list[Change] = []
         meta: dict[str, int] = {}
         compact_revision = -1
+        leases: dict[int, int] = {}
         with self._env.begin() as txn:
+            for lease_id, ttl in txn.cursor(db=self._leases):
+                leases[_INT.unpack(lease_id)[0]] = _INT.unpack(ttl)[0]
             for rev_key, value in txn.cursor(db=self._keys):
                 main, sub, tombstone = bytes_to_revision(rev_key)
                 kv = decode_key_value(value)
@@ -128,7 +133,7 @@ class LmdbBackend(Backend):
                     compact_revision = number
                 else:
                     meta[name.decode()] = number
-        return StoredState(changes, compact_revision, meta)
+        return StoredState(changes, compact_revision, meta, leases)
 
     def write(self, batch: Batch) -> None:
         with self._env.begin(write=True) as txn:
@@ -142,6 +147,11 @@ class LmdbBackend(Backend):
                 put(b"compact_revision", _INT.pack(batch.compact_revision), db=self._meta)
             for name, number in batch.meta.items():
                 put(name.encode(), _INT.pack(number), db=self._meta)
+            for lease_id, ttl in batch.leases.items():
+                if ttl is None:
+                    txn.delete(_INT.pack(lease_id), db=self._leases)
+                else:
+                    put(_INT.pack(lease_id), _INT.pack(ttl), db=self._leases)
 
     def size(self) -> tuple[int, int]:
         info = self._env.info()
@@ -149,7 +159,7 @@ class LmdbBackend(Backend):
         allocated = (info["last_pgno"] + 1) * page
         used = 0
         with self._env.begin() as txn:
-            for db in (None, self._keys, self._meta):
+            for db in (None, self._keys, self._meta, self._leases):
                 stat = txn.stat(db) if db is not None else self._env.stat()
                 used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
         return allocated, min(used + 2 * page, allocated)

@@ -11,9 +11,10 @@ class MemoryBackend(Backend):
     def __init__(self) -> None:
         self._bytes = 0
         self.meta: dict[str, int] = {}
+        self.leases: dict[int, int] = {}
 
     def load(self) -> StoredState:
-        return StoredState([], -1, dict(self.meta))
+        return StoredState([], -1, dict(self.meta), dict(self.leases))
 
     def write(self, batch: Batch) -> None:
         for change in batch.changes:
@@ -21,6 +22,11 @@ class MemoryBackend(Backend):
         for change in batch.compacted:
             self._bytes -= len(change.key) + (len(change.kv.value) if change.kv else 0) + 64
         self.meta.update(batch.meta)
+        for lease_id, ttl in batch.leases.items():
+            if ttl is None:
+                self.leases.pop(lease_id, None)
+            else:
+                self.leases[lease_id] = ttl
 
     def size(self) -> tuple[int, int]:
         return self._bytes, self._bytes

@@ -1,0 +1,1 @@
+"""Leases: grant, renew, expire, and the keys attached to them."""

@@ -1,0 +1,140 @@
+"""The lessor: etcd's lease table, key attachment and expiry bookkeeping.
+
+Plain Python. It decides *what* expires and which keys a lease holds; deleting those keys goes
+through the store's normal write path (the node does that), so revocation and expiry produce
+ordinary DELETE changes at one new revision, as in etcd.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from .. import errors
+from ..clock import Clock
+from ..mvcc.store import Commit
+
+MAX_LEASE_TTL = 9_000_000_000
+#: etcd's minimum TTL with default raft timers: ceil(((3 * 10 ticks) // 2) * 100 ms) = 2 s.
+MIN_LEASE_TTL = 2
+#: On start a leader extends every lease by the election timeout (1 s by default).
+RESTART_EXTENSION = 1.0
+_ID_MASK = (1 << 63) - 1
+
+
+@dataclass
+class Lease:
+    id: int
+    ttl: int
+    deadline: float
+    keys: set[bytes] = field(default_factory=set)
+
+    def remaining(self, now: float) -> float:
+        return self.deadline - now
+
+
+class Lessor:
+    def __init__(self, clock: Clock, member_id: int = 0) -> None:
+        self.clock = clock
+        self._leases: dict[int, Lease] = {}
+        self._key_lease: dict[bytes, int] = {}
+        self._id_base = ((member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) & ((1 << 40) - 1)) << 8)
+        self._id_counter = 0
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def __contains__(self, lease_id: int) -> bool:
+        return lease_id in self._leases
+
+    def get(self, lease_id: int) -> Lease | None:
+        return self._leases.get(lease_id)
+
+    def leases_by_expiry(self) -> list[Lease]:
+        return sorted(self._leases.values(), key=lambda lease: lease.deadline)
+
+    def lease_of(self, key: bytes) -> int:
+        return self._key_lease.get(key, 0)
+
+    def expired(self) -> list[Lease]:
+        now = self.clock.now()
+        return sorted((lease for lease in self._leases.values() if lease.deadline <= now),
+                      key=lambda lease: lease.deadline)
+
+    def next_deadline(self) -> float | None:
+        return min((lease.deadline for lease in self._leases.values()), default=None)
+
+    def time_to_live(self, lease_id: int) -> tuple[int, int, list[bytes]] | None:
+        """(remaining TTL truncated to whole seconds, granted TTL, keys), or None if unknown."""
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            return None
+        remaining = max(0, math.trunc(lease.remaining(self.clock.now())))
+        return remaining, lease.ttl, sorted(lease.keys)
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def grant(self, lease_id: int, ttl: int) -> Lease:
+        if ttl > MAX_LEASE_TTL:
+            raise errors.LEASE_TTL_TOO_LARGE
+        if lease_id == 0:
+            lease_id = self._new_id()
+        elif lease_id in self._leases:
+            raise errors.LEASE_EXISTS
+        ttl = max(ttl, MIN_LEASE_TTL)
+        lease = Lease(lease_id, ttl, self.clock.now() + ttl)
+        self._leases[lease_id] = lease
+        return lease
+
+    def _new_id(self) -> int:
+        while True:
+            self._id_counter += 1
+            candidate = (self._id_base + self._id_counter) & _ID_MASK
+            if candidate and candidate not in self._leases:
+                return candidate
+
+    def renew(self, lease_id: int) -> int:
+        """Restart the lease's TTL; return the granted TTL, or 0 if there is no such live lease."""
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            return 0
+        now = self.clock.now()
+        if lease.deadline <= now:
+            return 0
+        lease.deadline = now + lease.ttl
+        return lease.ttl
+
+    def remove(self, lease_id: int) -> Lease:
+        """Forget a lease (its keys are deleted by the caller)."""
+        lease = self._leases.pop(lease_id)
+        for key in lease.keys:
+            if self._key_lease.get(key) == lease_id:
+                del self._key_lease[key]
+        return lease
+
+    def restore(self, leases: dict[int, int]) -> None:
+        """Leases read back at start: each gets its full TTL again, plus the election timeout."""
+        now = self.clock.now()
+        for lease_id, ttl in leases.items():
+            self._leases[lease_id] = Lease(lease_id, ttl, now + ttl + RESTART_EXTENSION)
+
+    def on_commit(self, commit: Commit) -> None:
+        """Follow key attachment through the store's changes (puts attach/move, deletes detach)."""
+        key_lease = self._key_lease
+        leases = self._leases
+        for change in commit.changes:
+            key = change.key
+            new = change.kv.lease if change.kv is not None else 0
+            old = key_lease.get(key, 0)
+            if old == new:
+                continue
+            if old:
+                old_lease = leases.get(old)
+                if old_lease is not None:
+                    old_lease.keys.discard(key)
+                del key_lease[key]
+            if new:
+                lease = leases.get(new)
+                if lease is not None:
+                    lease.keys.add(key)
+                    key_lease[key] = new
