@@ -25,3 +25,5 @@ class Config:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_txn_ops: int = DEFAULT_MAX_TXN_OPS
     log_level: str = "info"
+    #: etcd's --experimental-watch-progress-notify-interval (seconds)
+    watch_progress_notify_interval: float = 600.0

@@ -7,6 +7,7 @@ import grpc
 from .api.cluster_service import ClusterService
 from .api.kv_service import KVService
 from .api.lease_service import LeaseService
+from .api.watch_service import WatchService
 from .api.maintenance_service import MaintenanceService
 from .node import Node
 from .proto import rpc_pb2_grpc
@@ -38,4 +39,5 @@ def build_server(node: Node) -> grpc.aio.Server:
     rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(node), server)
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
     rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(node), server)
+    rpc_pb2_grpc.add_WatchServicer_to_server(WatchService(node), server)
     return server

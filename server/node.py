@@ -30,6 +30,7 @@ from .mvcc.key_index import Change
 from .mvcc.store import Commit, MVCCStore
 from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
+from .watch.watch_hub import WatchHub
 
 SERVER_VERSION = "3.5.0"
 CLUSTER_VERSION = "3.5.0"
@@ -71,12 +72,16 @@ class Node:
         self.member = Member(self.member_id, config.name, list(config.initial_advertise_peer_urls),
                              list(client_urls))
 
+        self.watch_hub = WatchHub(self.store, lambda: self.durable_revision, self.clock,
+                                  config.watch_progress_notify_interval)
         self.committer = GroupCommitter(backend, self._on_durable)
         self.store.add_listener(self.lessor.on_commit)
-        self.store.add_listener(self._on_commit)
+        self.store.add_listener(self.watch_hub.on_commit)
+        self.store.add_listener(self._on_commit)  # persists; may report durability at once
         backend.write(Batch(self.store.current_revision,
                             meta={"boots": boots, "raft_index": self.raft_index}))
         self._expiry_task: asyncio.Task | None = None
+        self._progress_task: asyncio.Task | None = None
         self._expiry_wakeup: asyncio.Event | None = None
 
     def start(self) -> None:
@@ -86,6 +91,7 @@ class Node:
         self._wake_from_clock = lambda: loop.call_soon_threadsafe(self._expiry_wakeup.set)
         self.clock.subscribe(self._wake_from_clock)
         self._expiry_task = loop.create_task(self._expiry_loop())
+        self._progress_task = loop.create_task(self.watch_hub.run_progress_ticker())
 
     # -- persistence plumbing ---------------------------------------------------------------
 
@@ -96,6 +102,7 @@ class Node:
     def _on_durable(self, revision: int) -> None:
         if revision > self.durable_revision:
             self.durable_revision = revision
+        self.watch_hub.on_durable(revision)
 
     def _applied(self) -> None:
         """Count one applied write request (etcd: one raft entry)."""
@@ -262,6 +269,9 @@ class Node:
         return [entry]
 
     async def close(self) -> None:
+        if self._progress_task is not None:
+            self._progress_task.cancel()
+            self._progress_task = None
         if self._expiry_task is not None:
             self.clock.unsubscribe(self._wake_from_clock)
             self._expiry_task.cancel()

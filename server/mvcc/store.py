@@ -7,7 +7,7 @@ and hand their changes to ``on_commit`` for persistence (and, later, watchers an
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Callable, Iterable
 
 import google_crc32c
@@ -178,6 +178,13 @@ class MVCCStore:
             highest = change.main
         self.compact_revision = compact_revision
         self.current_revision = max(highest, compact_revision, 1)
+
+    def changes_since(self, revision: int) -> Iterable[Change]:
+        """Stored changes with main revision ≥ ``revision``, in order (a live view: don't write
+        while iterating)."""
+        log = self._log
+        for i in range(bisect_left(log, revision, key=_change_main), len(log)):
+            yield log[i]
 
     def history(self) -> list[Change]:
         """Every stored change in revision order (a copy)."""
@@ -442,6 +449,10 @@ class MVCCStore:
         for change in self._log:
             crc = google_crc32c.extend(crc, change.storage_key() + change.storage_value())
         return crc
+
+
+def _change_main(change: Change) -> int:
+    return change.main
 
 
 def _path_length(req: TxnRequest, path: list[bool], pos: int) -> int:

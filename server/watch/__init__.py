@@ -1,0 +1,1 @@
+"""The watch hub: etcd's Watch streams, watchers, event delivery, catch-up and progress."""
