@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etcd_targets import Target, etcd_binary, start_etcdlite, start_real_etcd
+from server.clock import ManualClock
 
 TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd"]
 
@@ -29,5 +30,20 @@ def target(request: pytest.FixtureRequest, tmp_path) -> Target:
 def etcdlite_target() -> Target:
     """etcdlite alone, for behaviour that has no real-etcd counterpart to compare with."""
     server = start_etcdlite()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["etcdlite", "etcd"])
+def timed_target(request: pytest.FixtureRequest) -> Target:
+    """A fresh server whose time the test moves with ``timed_target.advance(seconds)``: etcdlite on
+    a manual clock (no sleeping), real etcd by waiting for real."""
+    if request.param == "etcd":
+        binary = etcd_binary()
+        if binary is None:
+            pytest.skip("real etcd not installed (set ETCD_BIN or apt-get install etcd-server)")
+        server = start_real_etcd(binary)
+    else:
+        server = start_etcdlite(clock=ManualClock())
     yield server
     server.close()

@@ -17,6 +17,7 @@ from typing import Callable
 
 import grpc
 
+from server.clock import ManualClock
 from server.embed import EtcdLite
 from server.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 
@@ -46,6 +47,8 @@ class Target:
     name: str
     endpoint: str
     _stop: Callable[[], None]
+    #: etcdlite's manual clock, when the test controls time
+    clock: ManualClock | None = None
     channel: grpc.Channel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +65,13 @@ class Target:
     @property
     def is_real_etcd(self) -> bool:
         return self.name == "etcd"
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the server: the manual clock jumps, a real etcd is waited for."""
+        if self.clock is not None:
+            self.clock.advance(seconds)
+        else:
+            time.sleep(seconds)
 
     def etcdctl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 30) -> subprocess.CompletedProcess:
@@ -81,9 +91,10 @@ class Target:
         self._stop()
 
 
-def start_etcdlite(data_dir: str | None = None) -> Target:
-    server = EtcdLite(data_dir=data_dir).start()
-    return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint, server.stop)
+def start_etcdlite(data_dir: str | None = None, clock: ManualClock | None = None) -> Target:
+    server = EtcdLite(data_dir=data_dir, clock=clock).start()
+    return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint, server.stop,
+                  clock)
 
 
 def start_real_etcd(binary: str) -> Target:
