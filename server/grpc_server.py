@@ -5,12 +5,14 @@ from __future__ import annotations
 import grpc
 
 from .api.cluster_service import ClusterService
+from .api.election_service import ElectionService
 from .api.kv_service import KVService
 from .api.lease_service import LeaseService
+from .api.lock_service import LockService
 from .api.watch_service import WatchService
 from .api.maintenance_service import MaintenanceService
 from .node import Node
-from .proto import rpc_pb2_grpc
+from .proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 
 _MiB = 1024 * 1024
 
@@ -40,4 +42,6 @@ def build_server(node: Node) -> grpc.aio.Server:
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
     rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(node), server)
     rpc_pb2_grpc.add_WatchServicer_to_server(WatchService(node), server)
+    v3lock_pb2_grpc.add_LockServicer_to_server(LockService(node), server)
+    v3election_pb2_grpc.add_ElectionServicer_to_server(ElectionService(node), server)
     return server

@@ -12,6 +12,7 @@ from .. import errors
 from ..node import Node
 from ..proto import rpc_pb2, rpc_pb2_grpc
 from ..urls import valid_urls
+from .header import header
 from .status import unary
 
 
@@ -20,9 +21,7 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
         self.node = node
 
     def header(self) -> rpc_pb2.ResponseHeader:
-        node = self.node
-        return rpc_pb2.ResponseHeader(cluster_id=node.cluster_id, member_id=node.member_id,
-                                      raft_term=node.raft_term)
+        return header(self.node, 0)  # etcd's Cluster responses carry revision 0
 
     def members(self) -> list[rpc_pb2.Member]:
         m = self.node.member

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..node import Node
 from ..proto import rpc_pb2, rpc_pb2_grpc
+from .header import header
 from .status import guard_stream, unary
 
 
@@ -12,9 +13,7 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
         self.node = node
 
     def header(self) -> rpc_pb2.ResponseHeader:
-        node = self.node
-        return rpc_pb2.ResponseHeader(cluster_id=node.cluster_id, member_id=node.member_id,
-                                      revision=node.durable_revision, raft_term=node.raft_term)
+        return header(self.node, self.node.durable_revision)
 
     @unary
     async def LeaseGrant(self, request, context):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import errors
 from ..node import SERVER_VERSION, Node
 from ..proto import rpc_pb2, rpc_pb2_grpc
+from .header import header
 from .status import unary
 
 _ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
@@ -14,11 +15,8 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    def header(self, revision: int | None = None) -> rpc_pb2.ResponseHeader:
-        node = self.node
-        return rpc_pb2.ResponseHeader(
-            cluster_id=node.cluster_id, member_id=node.member_id, raft_term=node.raft_term,
-            revision=node.durable_revision if revision is None else revision)
+    def header(self) -> rpc_pb2.ResponseHeader:
+        return header(self.node, self.node.durable_revision)
 
     @unary
     async def Status(self, request, context):

@@ -8,6 +8,7 @@ from ..node import Node
 from ..proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
 from ..watch.events import WatchResponse
 from . import convert
+from .header import header
 from .status import guard_stream
 
 _GRPC_OVERHEAD = 512 * 1024
@@ -47,14 +48,9 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                 hub.request_progress(stream)
         # A half-closed request stream does not end the watch (etcd keeps delivering).
 
-    def _header(self, revision: int) -> rpc_pb2.ResponseHeader:
-        node = self.node
-        return rpc_pb2.ResponseHeader(cluster_id=node.cluster_id, member_id=node.member_id,
-                                      revision=revision, raft_term=node.raft_term)
-
     def _messages(self, response: WatchResponse) -> list[rpc_pb2.WatchResponse]:
         message = rpc_pb2.WatchResponse(
-            header=self._header(response.revision), watch_id=response.watch_id,
+            header=header(self.node, response.revision), watch_id=response.watch_id,
             created=response.created, canceled=response.canceled,
             compact_revision=response.compact_revision, cancel_reason=response.cancel_reason)
         if not response.events:

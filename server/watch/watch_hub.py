@@ -30,6 +30,15 @@ DEFAULT_PROGRESS_INTERVAL = 600.0
 CATCH_UP_REVISIONS = 1000
 
 
+class InternalWatch:
+    __slots__ = ("key", "range_end", "callback")
+
+    def __init__(self, key: bytes, range_end: bytes, callback: Callable[[int, list[Change]], None]) -> None:
+        self.key = key
+        self.range_end = range_end
+        self.callback = callback
+
+
 class WatchHub:
     def __init__(self, store: MVCCStore, readable_revision: Callable[[], int], clock: Clock,
                  progress_interval: float = DEFAULT_PROGRESS_INTERVAL) -> None:
@@ -42,6 +51,7 @@ class WatchHub:
         self._undelivered: deque[Commit] = deque()
         self._catch_up_scheduled = False
         self._streams: set[WatchStream] = set()
+        self._internal: KeyRanges[InternalWatch] = KeyRanges()
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -166,7 +176,29 @@ class WatchHub:
         while undelivered and undelivered[0].revision <= revision:
             self._dispatch(undelivered.popleft())
 
+    def watch_internal(self, key: bytes, range_end: bytes,
+                       callback: Callable[[int, list[Change]], None]) -> "InternalWatch":
+        """Call ``callback(revision, changes)`` for every durable revision that changes the range,
+        from now on, in the same loop turn the revision becomes durable. Used by locks and elections,
+        whose waiters must wake the moment their predecessor's key is gone."""
+        watch = InternalWatch(key, range_end, callback)
+        self._internal.add(key, range_end, watch)
+        return watch
+
+    def cancel_internal(self, watch: "InternalWatch") -> None:
+        self._internal.remove(watch.key, watch.range_end, watch)
+
+    def _dispatch_internal(self, commit: Commit) -> None:
+        matched: dict[InternalWatch, list[Change]] = {}
+        for change in commit.changes:
+            for watch in self._internal.matching(change.key):
+                matched.setdefault(watch, []).append(change)
+        for watch, changes in matched.items():
+            watch.callback(commit.revision, changes)
+
     def _dispatch(self, commit: Commit) -> None:
+        if self._internal:
+            self._dispatch_internal(commit)
         if not self._synced:
             return
         batches: dict[Watcher, list[Event]] = {}

@@ -1,0 +1,15 @@
+"""The ResponseHeader every answer carries (reference §2)."""
+
+from __future__ import annotations
+
+from ..node import Node
+from ..proto import rpc_pb2
+
+ResponseHeader = rpc_pb2.ResponseHeader
+
+
+def header(node: Node, revision: int) -> rpc_pb2.ResponseHeader:
+    """A full header. Revision 0 leaves the field out, as etcd does for Cluster responses and
+    compaction cancels."""
+    return ResponseHeader(cluster_id=node.cluster_id, member_id=node.member_id, revision=revision,
+                          raft_term=node.raft_term)

@@ -1,0 +1,85 @@
+"""etcd's Lock service algorithm (``v3lock`` over ``concurrency.Mutex``), on the node.
+
+Keys are ``name + "/" + lease-id in hex``; the holder is the key with the lowest create revision
+under ``name/``, whoever made it, so this interoperates with client-side recipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..errors import EtcdError
+from ..mvcc.requests import (CMP_CREATE, CMP_EQUAL, Compare, DeleteRangeRequest, PutRequest,
+                             RangeRequest, TxnRequest)
+from ..node import Node
+from .errors import SESSION_EXPIRED, as_unknown, unknown
+from .waiting import owner_range, wait_deletes
+
+#: the TTL of the session lease etcd creates when a caller passes lease 0
+SESSION_TTL = 60
+
+log = logging.getLogger(__name__)
+
+
+def lease_key(prefix: bytes, lease: int) -> bytes:
+    """Go's ``%x`` of a signed 64-bit lease ID."""
+    return prefix + (format(lease, "x")).encode()
+
+
+async def session_lease(node: Node, lease: int) -> int:
+    if lease:
+        return lease
+    try:
+        return (await node.lease_grant(0, SESSION_TTL)).id
+    except EtcdError as exc:
+        raise as_unknown(exc) from None
+
+
+async def lock(node: Node, name: bytes, lease: int) -> tuple[int, bytes]:
+    """Acquire ``name``; return (header revision, lock key)."""
+    lease = await session_lease(node, lease)
+    prefix = name + b"/"
+    key = lease_key(prefix, lease)
+    try:
+        acquired = await node.txn(TxnRequest(
+            [Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=0)],
+            [PutRequest(key, b"", lease), owner_range(prefix)],
+            [RangeRequest(key), owner_range(prefix)]))
+    except EtcdError as exc:
+        raise as_unknown(exc) from None
+    if acquired.succeeded:
+        my_revision = acquired.revision
+    else:
+        my_revision = acquired.responses[0].kvs[0].create_revision
+    owner = acquired.responses[1].kvs
+    if not owner or owner[0].create_revision == my_revision:
+        return acquired.revision, key
+    try:
+        await wait_deletes(node, prefix, my_revision - 1)
+    except BaseException:
+        _delete_in_background(node, key)
+        raise
+    mine = node.range(RangeRequest(key))
+    if not mine.kvs:
+        raise unknown(SESSION_EXPIRED)
+    return mine.revision, key
+
+
+async def unlock(node: Node, key: bytes) -> int:
+    try:
+        return (await node.delete_range(DeleteRangeRequest(key))).revision
+    except EtcdError as exc:
+        raise as_unknown(exc) from None
+
+
+def _delete_in_background(node: Node, key: bytes) -> None:
+    """A waiter that gives up leaves no key behind, even though its caller is gone."""
+
+    async def delete() -> None:
+        try:
+            await node.delete_range(DeleteRangeRequest(key))
+        except Exception:  # the server may be stopping
+            log.warning("could not delete abandoned lock key %r", key, exc_info=True)
+
+    asyncio.get_running_loop().create_task(delete())

@@ -1,0 +1,52 @@
+"""Waiting for keys, the building block of both recipes (etcd's ``waitDeletes``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..mvcc.key_index import Change
+from ..mvcc.requests import SORT_ASCEND, SORT_DESCEND, TARGET_CREATE, RangeRequest, RangeResult
+from ..node import Node
+from ..watch.key_ranges import prefix_end
+
+
+def owner_range(prefix: bytes) -> RangeRequest:
+    """The oldest key under ``prefix``: the lock holder or the election leader."""
+    return RangeRequest(prefix, prefix_end(prefix), limit=1, sort_order=SORT_ASCEND,
+                        sort_target=TARGET_CREATE)
+
+
+async def wait_for_change(node: Node, key: bytes, range_end: bytes, want_delete: bool) -> tuple[int, Change]:
+    """Wait for the next durable DELETE (or PUT) in the range; return (revision, change)."""
+    loop = asyncio.get_running_loop()
+    found: asyncio.Future = loop.create_future()
+
+    def on_change(revision: int, changes: list[Change]) -> None:
+        if found.done():
+            return
+        for change in changes:
+            if (change.kv is None) == want_delete:
+                found.set_result((revision, change))
+                return
+
+    watch = node.watch_hub.watch_internal(key, range_end, on_change)
+    try:
+        return await found
+    finally:
+        node.watch_hub.cancel_internal(watch)
+
+
+async def wait_deletes(node: Node, prefix: bytes, max_create_revision: int) -> RangeResult:
+    """Wait until no key under ``prefix`` has a create revision ≤ ``max_create_revision``.
+
+    Each round looks up the newest such key and sleeps until that very key is deleted, so a waiter
+    wakes in the loop turn in which its predecessor's deletion becomes durable. Returns the last
+    (empty) range, whose revision is the header etcd 3.4 reports.
+    """
+    while True:
+        newest_older = node.range(RangeRequest(
+            prefix, prefix_end(prefix), limit=1, sort_order=SORT_DESCEND, sort_target=TARGET_CREATE,
+            max_create_revision=max_create_revision))
+        if not newest_older.kvs:
+            return newest_older
+        await wait_for_change(node, newest_older.kvs[0].key, b"", want_delete=True)
