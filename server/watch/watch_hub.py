@@ -55,8 +55,8 @@ class WatchHub:
 
     # -- streams ----------------------------------------------------------------------------
 
-    def open_stream(self) -> WatchStream:
-        stream = WatchStream()
+    def open_stream(self, capacity: int = STREAM_BUFFER) -> WatchStream:
+        stream = WatchStream(capacity)
         self._streams.add(stream)
         return stream
 
@@ -69,7 +69,7 @@ class WatchHub:
     def taken(self, stream: WatchStream, response: WatchResponse) -> None:
         """The stream's sender took ``response``; a drained stream lets its laggards catch up."""
         stream.taken(response)
-        if self._unsynced and stream.pending_events <= STREAM_BUFFER // 2:
+        if self._unsynced and stream.pending_events <= stream.capacity // 2:
             self._schedule_catch_up()
 
     # -- requests ---------------------------------------------------------------------------

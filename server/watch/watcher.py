@@ -33,6 +33,8 @@ class Watcher:
 class WatchStream:
     """One Watch RPC: its watchers and its ordered outgoing messages."""
 
+    #: event responses that may wait in the outbox before watchers fall behind
+    capacity: int = STREAM_BUFFER
     outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
     watchers: dict[int, Watcher] = field(default_factory=dict)
     next_id: int = 0
@@ -49,7 +51,7 @@ class WatchStream:
         return watch_id
 
     def has_room(self) -> bool:
-        return self.pending_events < STREAM_BUFFER
+        return self.pending_events < self.capacity
 
     def send(self, response: WatchResponse) -> None:
         if response.events:
