@@ -9,25 +9,36 @@ from __future__ import annotations
 
 
 class EtcdError(Exception):
-    """An error etcd reports to clients as a gRPC status."""
+    """An error etcd reports to clients as a gRPC status.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code  # a grpc.StatusCode member name, e.g. "INVALID_ARGUMENT"
-        self.message = message
+    The constants below are subclasses, one per error: ``raise errors.KEY_NOT_FOUND`` makes a fresh
+    instance each time (a shared instance would collect every traceback it was raised with).
+    """
+
+    code: str = "UNKNOWN"  # a grpc.StatusCode member name, e.g. "INVALID_ARGUMENT"
+    message: str = ""
+
+    def __init__(self, code: str | None = None, message: str | None = None) -> None:
+        if code is not None:
+            self.code = code
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
 
     def __repr__(self) -> str:
         return f"EtcdError({self.code}, {self.message!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EtcdError) and (self.code, self.message) == (other.code, other.message)
+        if isinstance(other, EtcdError) or (isinstance(other, type) and issubclass(other, EtcdError)):
+            return (self.code, self.message) == (other.code, other.message)
+        return NotImplemented
 
     def __hash__(self) -> int:
         return hash((self.code, self.message))
 
 
-def _err(code: str, message: str) -> EtcdError:
-    return EtcdError(code, message)
+def _err(code: str, message: str) -> type[EtcdError]:
+    return type("EtcdError", (EtcdError,), {"code": code, "message": message})
 
 
 # KV, Txn, Compact

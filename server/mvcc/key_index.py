@@ -96,6 +96,16 @@ class KeyIndex:
             self._keys.add(change.key)
         history.append(change)
 
+    def unrecord(self, change: Change) -> None:
+        """Take back the newest change of its key (undo of :meth:`record`)."""
+        history = self._histories[change.key]
+        assert history.changes[-1] is change
+        history.changes.pop()
+        history.mains.pop()
+        if not history:
+            del self._histories[change.key]
+            self._keys.remove(change.key)
+
     def keys_in_range(self, key: bytes, range_end: bytes) -> Iterator[bytes]:
         """Keys in etcd's range convention: empty end = the key itself, ``b"\\0"`` = every key ≥ key."""
         if not range_end:

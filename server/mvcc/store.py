@@ -131,6 +131,15 @@ class _WriteTxn:
         self.store._index.record(change)
         self.store._log.append(change)
 
+    def abort(self) -> None:
+        """Undo every change made so far; the store is as before the write began."""
+        store = self.store
+        for change in reversed(self.changes):
+            store._index.unrecord(change)
+            popped = store._log.pop()
+            assert popped is change
+        self.changes.clear()
+
     def finish(self) -> int:
         """Close the write; return the revision clients see for it."""
         if not self.changes:
@@ -265,6 +274,10 @@ class MVCCStore:
         return PutResult(txn.finish(), prev if req.prev_kv else None)
 
     def _apply_put(self, txn: _WriteTxn, req: PutRequest, prev: KeyValue | None) -> None:
+        if prev is None and (req.ignore_value or req.ignore_lease):
+            # Only reachable inside a txn whose from-key delete removed the key first; etcd 3.4
+            # panics there. We refuse the whole txn instead (the caller undoes what ran).
+            raise errors.KEY_NOT_FOUND
         value = prev.value if req.ignore_value else req.value
         lease = prev.lease if req.ignore_lease else req.lease
         txn.put(req.key, value, lease)
@@ -304,7 +317,11 @@ class MVCCStore:
             return TxnResult(current, succeeded,
                              [self._range(op, current) for op in ops])  # type: ignore[arg-type]
         write = _WriteTxn(self)
-        result, _ = self._apply_txn(write, req, path, 0)
+        try:
+            result, _ = self._apply_txn(write, req, path, 0)
+        except BaseException:
+            write.abort()
+            raise
         result.revision = write.finish()
         return result
 

@@ -21,7 +21,7 @@ def test_ttl_below_minimum_is_raised_and_too_large_ttl_is_refused():
     assert lessor.grant(1, 0).ttl == MIN_LEASE_TTL
     assert lessor.grant(2, -5).ttl == MIN_LEASE_TTL
     assert lessor.grant(3, MAX_LEASE_TTL).ttl == MAX_LEASE_TTL
-    with pytest.raises(type(errors.LEASE_TTL_TOO_LARGE)) as raised:
+    with pytest.raises(errors.LEASE_TTL_TOO_LARGE) as raised:
         lessor.grant(4, MAX_LEASE_TTL + 1)
     assert raised.value == errors.LEASE_TTL_TOO_LARGE
 
@@ -29,7 +29,7 @@ def test_ttl_below_minimum_is_raised_and_too_large_ttl_is_refused():
 def test_duplicate_id_is_refused_and_chosen_ids_are_unique_positive():
     lessor = Lessor(ManualClock(), member_id=0x8E9E05C52164694D)
     lessor.grant(7, 10)
-    with pytest.raises(type(errors.LEASE_EXISTS)) as raised:
+    with pytest.raises(errors.LEASE_EXISTS) as raised:
         lessor.grant(7, 10)
     assert raised.value == errors.LEASE_EXISTS
     chosen = {lessor.grant(0, 10).id for _ in range(100)}

@@ -20,7 +20,8 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 int64s = st.one_of(
     st.sampled_from([0, 0, 1, -1, 127, 128, 300, INT64_MAX, INT64_MIN, 1 << 32, -(1 << 31)]),
     st.integers(INT64_MIN, INT64_MAX))
-byte_strings = st.one_of(st.just(b""), st.binary(max_size=40), st.binary(min_size=120, max_size=300))
+byte_strings = st.one_of(st.just(b""), st.binary(max_size=40),
+                         st.binary(min_size=120, max_size=300))
 
 key_values = st.builds(KeyValue, key=byte_strings, create_revision=int64s, mod_revision=int64s,
                        version=int64s, value=byte_strings, lease=int64s)

@@ -4,10 +4,13 @@ The model keeps one full snapshot of the keyspace per revision (``dict[key] -> K
 compact revision. Reading at any revision >= the compact revision is then exact by construction, and
 anything below it must fail — which is all "history kept as etcd keeps it" means to a client. The
 model also keeps every change ever made, so what compaction must retain (etcd-api.md §3.4) can be
-derived and compared with ``MVCCStore.history()``.
+derived and compared with ``MVCCStore.history()``, and HashKV can be recomputed independently
+(protobuf's own KeyValue serializer, etcd 3.4's ``HashByRev`` rules). A restart is simulated by
+restoring a fresh store from ``history()`` and the compact revision and carrying on with it.
 
-Everything the model does is written from the reference (etcd-api.md §3-§5), deliberately in the
-most naive way: sorted() over a dict, list slicing, copying whole snapshots.
+Everything the model does is written from the reference (etcd-api.md §3-§5, §10.3), deliberately
+in the most naive way: sorted() over a dict, list slicing, copying whole snapshots. Results are
+compared as the store's own result dataclasses, errors as ``EtcdError`` (code and message).
 """
 
 from __future__ import annotations
@@ -417,7 +420,8 @@ def range_requests(draw, max_rev: int, compact: int, in_txn: bool = False):
         key=b"" if rare_invalid and draw(st.booleans()) else draw(st.sampled_from(RANGE_KEYS)),
         range_end=draw(st.sampled_from(RANGE_ENDS)),
         limit=draw(st.sampled_from([0, 0, 1, 2, 3, -1])),
-        revision=draw(st.just(0) if in_txn and draw(st.booleans()) else revisions(max_rev, compact)),
+        revision=draw(st.just(0) if in_txn and draw(st.booleans())
+                      else revisions(max_rev, compact)),
         sort_order=draw(st.sampled_from([0, 0, 1, 2] + ([3] if rare_invalid else []))),
         sort_target=draw(st.sampled_from([0, 0, 1, 2, 3, 4] + ([5] if rare_invalid else []))),
         serializable=draw(st.booleans()),
