@@ -128,7 +128,7 @@ class WatchHub:
         current = self.readable_revision()
         for stream in list(self._streams):
             for watcher in list(stream.watchers.values()):
-                if not watcher.progress_notify or not watcher.synced:
+                if not watcher.progress_notify or not watcher.synced or watcher.compacted:
                     continue
                 if watcher.had_events:
                     watcher.had_events = False
@@ -156,7 +156,7 @@ class WatchHub:
 
     def _forget(self, watcher: Watcher) -> None:
         watcher.stream.watchers.pop(watcher.id, None)
-        if watcher.synced:
+        if watcher.synced and not watcher.compacted:
             self._synced.remove(watcher.key, watcher.range_end, watcher)
         self._unsynced.discard(watcher)
         watcher.synced = False
@@ -267,7 +267,9 @@ class WatchHub:
         stream = watcher.stream
         compact = self.store.compact_revision
         if watcher.next_revision < compact:
-            self._forget(watcher)
+            self._unsynced.discard(watcher)
+            watcher.compacted = True
+            watcher.synced = True  # nothing left to deliver: it never holds back a progress answer
             stream.send(WatchResponse(watcher.id, 0, canceled=True, compact_revision=compact))
             self._maybe_answer_progress(stream)
             return

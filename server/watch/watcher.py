@@ -27,6 +27,9 @@ class Watcher:
     synced: bool = False
     #: events were sent since the last periodic progress tick
     had_events: bool = False
+    #: cancelled by compaction: gets nothing more, but keeps its ID on the stream until the client
+    #: cancels it (etcd answers that cancel and refuses the ID for new watchers meanwhile)
+    compacted: bool = False
 
 
 @dataclass(eq=False)

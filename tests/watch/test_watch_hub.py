@@ -118,6 +118,13 @@ def test_a_laggard_overtaken_by_compaction_is_cancelled_with_the_compact_revisio
         [cancel] = drain(stream)
         assert (cancel.canceled, cancel.compact_revision, cancel.revision) == (
             True, h.store.compact_revision, 0)
+        assert not h.hub._unsynced and not h.hub._synced
+        h.put(b"k-later")
+        assert drain(stream) == []
+        # Its ID stays taken until the client cancels it, as in etcd.
+        h.hub.cancel(stream, cancel.watch_id)
+        [ack] = drain(stream)
+        assert (ack.watch_id, ack.canceled) == (cancel.watch_id, True)
         assert h.hub.watcher_count() == 0
 
     asyncio.run(main())
