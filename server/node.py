@@ -205,7 +205,7 @@ class Node:
 
     async def expire_leases(self) -> int:
         """Revoke leases whose deadline passed (at most one scan's worth); return how many."""
-        expired = self.lessor.expired()[:EXPIRY_BATCH]
+        expired = self.lessor.expired(EXPIRY_BATCH)
         for lease in expired:
             if self.lessor.get(lease.id) is lease:
                 self._revoke(lease)

@@ -7,6 +7,7 @@ ordinary DELETE changes at one new revision, as in etcd.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ class Lessor:
         self.clock = clock
         self._leases: dict[int, Lease] = {}
         self._key_lease: dict[bytes, int] = {}
+        # (deadline, lease id) per grant or renewal; entries whose lease is gone or was renewed since
+        # are skipped when they surface, and the heap is rebuilt when such entries pile up.
+        self._deadlines: list[tuple[float, int]] = []
         self._id_base = ((member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) & ((1 << 40) - 1)) << 8)
         self._id_counter = 0
 
@@ -56,13 +60,44 @@ class Lessor:
     def lease_of(self, key: bytes) -> int:
         return self._key_lease.get(key, 0)
 
-    def expired(self) -> list[Lease]:
+    def _schedule(self, lease: Lease) -> None:
+        heapq.heappush(self._deadlines, (lease.deadline, lease.id))
+        if len(self._deadlines) > 2 * len(self._leases) + 1024:
+            self._deadlines = [(lease.deadline, lease.id) for lease in self._leases.values()]
+            heapq.heapify(self._deadlines)
+
+    def _drop_stale_top(self) -> None:
+        heap = self._deadlines
+        while heap:
+            deadline, lease_id = heap[0]
+            lease = self._leases.get(lease_id)
+            if lease is not None and lease.deadline == deadline:
+                return
+            heapq.heappop(heap)
+
+    def expired(self, limit: int | None = None) -> list[Lease]:
+        """Leases past their deadline, soonest first (they stay granted until removed)."""
         now = self.clock.now()
-        return sorted((lease for lease in self._leases.values() if lease.deadline <= now),
-                      key=lambda lease: lease.deadline)
+        found: list[Lease] = []
+        found_ids: set[int] = set()
+        heap = self._deadlines
+        seen: list[tuple[float, int]] = []
+        self._drop_stale_top()
+        while heap and heap[0][0] <= now and (limit is None or len(found) < limit):
+            entry = heapq.heappop(heap)
+            seen.append(entry)
+            lease = self._leases.get(entry[1])
+            if lease is not None and lease.deadline == entry[0] and lease.id not in found_ids:
+                found.append(lease)
+                found_ids.add(lease.id)
+            self._drop_stale_top()
+        for entry in seen:  # still granted: keep them scheduled until they are removed
+            heapq.heappush(heap, entry)
+        return found
 
     def next_deadline(self) -> float | None:
-        return min((lease.deadline for lease in self._leases.values()), default=None)
+        self._drop_stale_top()
+        return self._deadlines[0][0] if self._deadlines else None
 
     def time_to_live(self, lease_id: int) -> tuple[int, int, list[bytes]] | None:
         """(remaining TTL truncated to whole seconds, granted TTL, keys), or None if unknown."""
@@ -84,6 +119,7 @@ class Lessor:
         ttl = max(ttl, MIN_LEASE_TTL)
         lease = Lease(lease_id, ttl, self.clock.now() + ttl)
         self._leases[lease_id] = lease
+        self._schedule(lease)
         return lease
 
     def _new_id(self) -> int:
@@ -102,6 +138,7 @@ class Lessor:
         if lease.deadline <= now:
             return 0
         lease.deadline = now + lease.ttl
+        self._schedule(lease)
         return lease.ttl
 
     def remove(self, lease_id: int) -> Lease:
@@ -116,7 +153,8 @@ class Lessor:
         """Leases read back at start: each gets its full TTL again, plus the election timeout."""
         now = self.clock.now()
         for lease_id, ttl in leases.items():
-            self._leases[lease_id] = Lease(lease_id, ttl, now + ttl + RESTART_EXTENSION)
+            lease = self._leases[lease_id] = Lease(lease_id, ttl, now + ttl + RESTART_EXTENSION)
+            self._schedule(lease)
 
     def on_commit(self, commit: Commit) -> None:
         """Follow key attachment through the store's changes (puts attach/move, deletes detach)."""

@@ -85,3 +85,24 @@ def test_restored_leases_get_their_full_ttl_plus_the_election_timeout():
     assert lessor.expired() == []
     clock.advance(0.2)
     assert [lease.id for lease in lessor.expired()] == [5]
+
+
+def test_a_lease_renewed_at_the_same_instant_is_reported_expired_once():
+    clock = ManualClock()
+    lessor = Lessor(clock)
+    lessor.grant(1, 5)
+    lessor.renew(1)  # same deadline again: two schedule entries for one lease
+    clock.advance(6)
+    assert [lease.id for lease in lessor.expired()] == [1]
+    lessor.remove(1)
+    assert lessor.expired() == [] and lessor.next_deadline() is None
+
+
+def test_expiry_scan_takes_at_most_the_batch_limit_soonest_first():
+    clock = ManualClock()
+    lessor = Lessor(clock)
+    for lease_id in range(1, 11):
+        lessor.grant(lease_id, 2 + lease_id)
+    clock.advance(100)
+    assert [lease.id for lease in lessor.expired(3)] == [1, 2, 3]
+    assert len(lessor.expired()) == 10
