@@ -1,0 +1,116 @@
+"""Start the servers the coordination benchmarks compare: real etcd and etcdlite, as processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import grpc
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+from server.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(endpoint) as channel:
+        kv = rpc_pb2_grpc.KVStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                kv.Range(rpc_pb2.RangeRequest(key=b"health"), timeout=1)
+                return
+            except grpc.RpcError:
+                time.sleep(0.05)
+    raise RuntimeError("server did not become ready")
+
+
+@contextmanager
+def server(kind: str, extra: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """kind: "etcd" (real etcd 3.4), "etcdlite" (LMDB on a temp dir) or "etcdlite-memory"."""
+    data = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+    port = free_port()
+    endpoint = f"127.0.0.1:{port}"
+    if kind == "etcd":
+        peer = free_port()
+        cmd = [shutil.which("etcd") or "/usr/bin/etcd", "--name", "default", "--data-dir", data,
+               "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
+               "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+               "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+               "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error"]
+    else:
+        cmd = [sys.executable, "-m", "server", "--listen-client-urls", f"http://{endpoint}",
+               "--log-level", "error", "--data-dir", "" if kind == "etcdlite-memory" else data]
+    proc = subprocess.Popen(cmd + (extra or []), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))
+    try:
+        _wait_ready(endpoint, proc)
+        yield endpoint, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"n": 0}
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"n": len(ordered), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": ordered[-1]}
+
+
+def run_per_target(targets: str, argv: list[str]) -> None:
+    """Run this benchmark script once per target, each in a fresh process (grpc.aio binds its
+    poller to the first event loop of a process)."""
+    for kind in targets.split(","):
+        subprocess.run([sys.executable, sys.argv[0], *argv, "--targets", kind, "--single"], check=True)
+
+
+def strip_targets(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--targets":
+            skip = True
+            continue
+        if arg.startswith("--targets="):
+            continue
+        out.append(arg)
+    return out
