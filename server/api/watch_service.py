@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import grpc
 
 from ..node import Node
 from ..proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
@@ -12,6 +15,7 @@ from .header import header
 from .status import guard_stream
 
 _GRPC_OVERHEAD = 512 * 1024
+log = logging.getLogger(__name__)
 
 
 class WatchService(rpc_pb2_grpc.WatchServicer):
@@ -35,6 +39,14 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
             hub.close_stream(stream)
 
     async def _read(self, request_iterator, stream) -> None:
+        try:
+            await self._handle_requests(request_iterator, stream)
+        except (asyncio.CancelledError, grpc.aio.AioRpcError, grpc.RpcError):
+            pass  # the client went away; the sending side ends the call
+        except Exception:
+            log.exception("watch request handling failed")
+
+    async def _handle_requests(self, request_iterator, stream) -> None:
         hub = self.node.watch_hub
         async for request in request_iterator:
             kind = request.WhichOneof("request_union")
