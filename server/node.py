@@ -15,7 +15,7 @@ from .clock import Clock
 from .cluster import Member, cluster_id, member_id
 from .config import Config
 from .lease.lessor import Lease, Lessor
-from .mvcc import validation
+from .mvcc import validation, wire_size
 from .mvcc.requests import (
     DeleteRangeRequest,
     DeleteRangeResult,
@@ -123,7 +123,9 @@ class Node:
     def range(self, req: RangeRequest) -> RangeResult:
         return self.store.range(req, self.durable_revision)
 
-    async def put(self, req: PutRequest, request_size: int = 0) -> PutResult:
+    async def put(self, req: PutRequest, request_size: int | None = None) -> PutResult:
+        if request_size is None:
+            request_size = wire_size.put_size(req)
         if self.alarms:
             validation.check_put(req)
             self.store.check_request_size(request_size)
@@ -133,7 +135,10 @@ class Node:
         await self.committer.wait()
         return result
 
-    async def delete_range(self, req: DeleteRangeRequest, request_size: int = 0) -> DeleteRangeResult:
+    async def delete_range(self, req: DeleteRangeRequest,
+                           request_size: int | None = None) -> DeleteRangeResult:
+        if request_size is None:
+            request_size = wire_size.delete_size(req)
         if self.alarms:
             validation.check_delete(req)
             self.store.check_request_size(request_size)
@@ -143,9 +148,13 @@ class Node:
         await self.committer.wait()
         return result
 
-    async def txn(self, req: TxnRequest, request_size: int = 0) -> TxnResult:
+    async def txn(self, req: TxnRequest, request_size: int | None = None) -> TxnResult:
+        """``request_size``: the encoded size, known for requests from the wire; measured here for
+        requests the server builds itself (locks, elections), which etcd size-checks as well."""
         if validation.is_read_only(req):
             return self.store.txn(req, request_size, self.durable_revision)
+        if request_size is None:
+            request_size = wire_size.txn_size(req)
         if self.alarms:
             validation.check_txn(req, self.store.max_txn_ops)
             self.store.check_request_size(request_size)
@@ -283,6 +292,103 @@ class Node:
         await self.committer.close()
         self.backend.close()
 
+
+    # -- test support: manual time, reset, snapshot and restore ---------------------------------
+
+    async def expire_due_leases(self) -> int:
+        """Revoke every lease whose deadline has passed (all scans' worth); return how many."""
+        total = 0
+        while True:
+            count = await self.expire_leases()
+            total += count
+            if count < EXPIRY_BATCH:
+                return total
+
+    async def advance_clock(self, seconds: float) -> int:
+        """Move a manual clock forward by ``seconds``; return once every lease that expired by then
+        is revoked (its keys deleted, so lock waiters and campaigners behind it are woken), with how
+        many were revoked. The real clock cannot be moved: TypeError."""
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise TypeError("this server runs on the real clock; only a manual clock can be advanced")
+        advance(seconds)
+        return await self.expire_due_leases()
+
+    async def reset(self) -> None:
+        """Empty the keyspace as if the server had just started on an empty data dir: no keys, no
+        history (revision 1, compact revision -1), no leases, no watchers, no alarms, raft term 2,
+        raft index 1. Identity, configuration and clock stay.
+
+        Only state is replaced here. Calls still in progress on the old state (watch streams, lock
+        and campaign waiters) belong to the gRPC layer, which ends them first; in-process waiters on
+        the old state are never woken.
+        """
+        from .snapshot import Snapshot
+
+        await self._replace_state(Snapshot(1, -1))
+
+    async def snapshot(self):
+        """The whole keyspace as a :class:`server.snapshot.Snapshot`: the history since compaction,
+        the revision and compact revision, and every lease with its TTL and the time it has left."""
+        from .snapshot import LeaseState, Snapshot
+
+        await self.committer.wait()
+        now = self.clock.now()
+        return Snapshot(self.store.current_revision, self.store.compact_revision, self.store.history(),
+                        [LeaseState(lease.id, lease.ttl, max(0.0, lease.deadline - now))
+                         for lease in self.lessor.leases_by_expiry()])
+
+    async def restore(self, snapshot) -> None:
+        """Replace the whole state with ``snapshot`` (as :meth:`reset` does, then load it): keys,
+        history, revisions and leases as saved; each lease's countdown restarts from the time it had
+        left. Attached keys follow from the keys' lease fields."""
+        snapshot.validate()
+        await self._replace_state(snapshot)
+
+    async def _replace_state(self, snapshot) -> None:
+        await self.committer.wait()
+        # Persist the wipe first. It must reach the backend before the new state's changes do: a
+        # batch writes its changes before its deletions, and the new history reuses the old one's
+        # revisions (storage keys).
+        old = self.store
+        self.committer.submit(Batch(
+            old.current_revision, compacted=old.history(), compact_revision=-1,
+            leases={lease.id: None for lease in self.lessor.leases_by_expiry()},
+            meta={"boots": 1, "raft_index": 1, **{_alarm_name(m, a): 0 for m, a in self.alarms}}))
+
+        lessor = Lessor(self.clock, self.member_id)
+        store = MVCCStore(max_txn_ops=old.max_txn_ops, max_request_bytes=old.max_request_bytes,
+                          lease_exists=lessor.__contains__)
+        store.restore(snapshot.changes, snapshot.compact_revision)
+        store.current_revision = max(store.current_revision, snapshot.revision)
+        lessor.restore({lease.id: lease.ttl for lease in snapshot.leases})
+        now = self.clock.now()
+        for saved in snapshot.leases:
+            lessor.get(saved.id).deadline = now + saved.remaining
+        lessor.on_commit(Commit(store.current_revision, [
+            _attachment(kv) for kv in store.latest_kvs() if kv.lease]))
+        hub = WatchHub(store, lambda: self.durable_revision, self.clock, self.watch_hub.progress_interval)
+        store.add_listener(lessor.on_commit)
+        store.add_listener(hub.on_commit)
+        store.add_listener(self._on_commit)
+        self.store, self.lessor, self.watch_hub = store, lessor, hub
+        self.durable_revision = store.current_revision
+        self.raft_term, self.raft_index = 2, 1
+        self.alarms = set()
+        if self._progress_task is not None:
+            self._progress_task.cancel()
+            self._progress_task = asyncio.get_running_loop().create_task(hub.run_progress_ticker())
+        if self._expiry_wakeup is not None:
+            self._expiry_wakeup.set()
+        await self.committer.wait()
+        # Then the new state in full, including anything written since the swap (a write merged
+        # into the wipe's batch may have been deleted with it; writing it again is harmless).
+        self.committer.submit(Batch(
+            self.store.current_revision, changes=self.store.history(),
+            compact_revision=self.store.compact_revision,
+            leases={lease.id: lease.ttl for lease in self.lessor.leases_by_expiry()},
+            meta={"raft_index": self.raft_index}))
+        await self.committer.wait()
 
 def _attachment(kv) -> "Change":
     """A synthetic change that re-attaches a restored key to its lease."""
