@@ -66,6 +66,8 @@ PROTOS = {
     "rpc": True,
     "v3lock": True,
     "v3election": True,
+    # etcdlite's own admin service (time control), package etcdlite.admin.v1
+    "etcdlite_admin": True,
 }
 
 

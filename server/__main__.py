@@ -17,6 +17,8 @@ from .config import (DEFAULT_CLIENT_URL, DEFAULT_CLUSTER_TOKEN,  # noqa: E402
                      DEFAULT_DATA_DIR, DEFAULT_PEER_URL, Config)
 from .runtime import Runtime, StartupError  # noqa: E402
 
+log = logging.getLogger("etcdlite")
+
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
                "error": logging.ERROR, "panic": logging.CRITICAL, "fatal": logging.CRITICAL}
 
@@ -51,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--max-request-bytes", type=_positive_int, default=1536 * 1024)
     parser.add_argument("--max-txn-ops", type=_positive_int, default=128)
     parser.add_argument("--log-level", choices=sorted(_LOG_LEVELS), default="info")
+    parser.add_argument("--enable-time-control", action="store_true",
+                        help="for tests: run on a manual clock, moved only by the admin call "
+                             "etcdlite.admin.v1.Admin/AdvanceClock (off: that call is refused)")
+    parser.add_argument("--initial-snapshot", metavar="FILE", default=None,
+                        help="for tests: start from an etcdlite snapshot file (refused unless the "
+                             "data dir is empty or in memory)")
     parser.add_argument("--version", action="version", version=f"etcdlite {__version__}")
     args = parser.parse_args(argv)
     return Config(
@@ -63,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_request_bytes=args.max_request_bytes,
         max_txn_ops=args.max_txn_ops,
         log_level=args.log_level,
+        time_control=args.enable_time_control,
+        initial_snapshot=args.initial_snapshot,
     )
 
 
@@ -73,6 +83,9 @@ async def _serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if config.time_control:
+        log.warning("time control enabled: the clock moves only through "
+                    "etcdlite.admin.v1.Admin/AdvanceClock")
     print(f"etcdlite: serving on {', '.join(runtime.client_urls)}", flush=True)
     await stop.wait()
     await runtime.stop()

@@ -27,3 +27,7 @@ class Config:
     log_level: str = "info"
     #: etcd's --experimental-watch-progress-notify-interval (seconds)
     watch_progress_notify_interval: float = 600.0
+    #: run on a manual clock and serve etcdlite.admin.v1.Admin's AdvanceClock/Now (tests only)
+    time_control: bool = False
+    #: an etcdlite snapshot file (server/snapshot.py) to load into the empty keyspace at start
+    initial_snapshot: str | None = None

@@ -10,17 +10,39 @@
 
 Threaded use runs the server on its own event loop in a daemon thread; asyncio use runs it on the
 running loop. ``stop`` (or leaving the ``with`` block) releases the port and the data dir.
+
+For tests (see also the pytest plugin, :mod:`server.testing.plugin`)::
+
+    etcd.reset()                                  # fresh, empty keyspace on the same server
+    etcd = EtcdLite(time_control=True)            # manual clock ...
+    etcd.advance(3601)                            # ... expired leases are revoked before this returns
+    etcd.save_snapshot("state.json"); etcd.load_snapshot("state.json")
+    etcd.inject_error("Put", grpc.StatusCode.UNAVAILABLE, "etcdserver: leader changed", times=1)
+    etcd.inject_delay("Range", 0.5); etcd.pause(); etcd.resume(); etcd.drop_connections()
+    etcd.clear_faults()
+
+Each of these has an ``..._async`` twin for asyncio code; both work in either mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
+import os
 import threading
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
-from .clock import Clock
+import grpc
+
+from . import snapshot as snapshots
+from .clock import Clock, ManualClock
 from .config import Config
+from .faults import Fault
 from .runtime import Runtime
+
+#: bound on how long a threaded call into the server's loop may take
+_CALL_TIMEOUT = 60.0
 
 
 class EtcdLite:
@@ -33,6 +55,8 @@ class EtcdLite:
         """
         if config is None:
             config = Config(data_dir=data_dir, listen_client_urls=[f"http://{host}:{port}"], **options)
+        if clock is None and config.time_control:
+            clock = ManualClock()
         self.config = config
         self.clock = clock
         self._runtime: Runtime | None = None
@@ -138,3 +162,148 @@ class EtcdLite:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+    # -- calling into the server's loop -----------------------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` (a function or a coroutine function) on the server's loop; wait."""
+        self._running()
+        loop, thread = self._loop, self._thread
+        if loop is None or threading.current_thread() is thread:
+            if inspect.iscoroutinefunction(fn):
+                raise RuntimeError(f"{fn.__name__} must be awaited on the server's own event loop: "
+                                   f"use the ..._async method")
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(_invoke(fn, args), loop).result(_CALL_TIMEOUT)
+
+    async def _call_async(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._running()
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await _invoke(fn, args)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_invoke(fn, args), loop))
+
+    # -- fresh state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Make the keyspace fresh and empty (revision 1, no history, leases, watchers, alarms) on
+        the same server and port. Calls in progress (watch and keep-alive streams, Observe, Lock
+        and Campaign waiters, calls held by a fault) end with CANCELLED; faults are cleared."""
+        self._call(self._running().reset)
+
+    async def reset_async(self) -> None:
+        await self._call_async(self._running().reset)
+
+    # -- time -------------------------------------------------------------------------------
+
+    def _manual_clock(self) -> ManualClock:
+        if not isinstance(self.clock, ManualClock):
+            raise RuntimeError("this server runs on the real clock; create it with "
+                               "EtcdLite(time_control=True) (or clock=ManualClock()) to move time")
+        return self.clock
+
+    def now(self) -> float:
+        """The server's clock reading in seconds (arbitrary origin)."""
+        return (self.clock or self._running().node.clock).now()
+
+    def advance(self, seconds: float) -> int:
+        """Move the manual clock forward; return once every lease that expired is revoked (with
+        its keys, releasing locks and handing elections over), with how many were revoked."""
+        self._manual_clock()
+        return self._call(self._running().advance_clock, seconds)
+
+    async def advance_async(self, seconds: float) -> int:
+        self._manual_clock()
+        return await self._call_async(self._running().advance_clock, seconds)
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self) -> snapshots.Snapshot:
+        """The whole keyspace (history, revisions, leases) as a :class:`server.snapshot.Snapshot`."""
+        return self._call(self._running().snapshot)
+
+    async def snapshot_async(self) -> snapshots.Snapshot:
+        return await self._call_async(self._running().snapshot)
+
+    def save_snapshot(self, path: str | os.PathLike) -> snapshots.Snapshot:
+        """Write the whole keyspace to ``path`` (etcdlite's JSON snapshot format)."""
+        snapshot = self.snapshot()
+        snapshots.save(snapshot, path)
+        return snapshot
+
+    async def save_snapshot_async(self, path: str | os.PathLike) -> snapshots.Snapshot:
+        snapshot = await self.snapshot_async()
+        snapshots.save(snapshot, path)
+        return snapshot
+
+    def load_snapshot(self, source: str | os.PathLike | snapshots.Snapshot) -> None:
+        """Replace the keyspace with a snapshot (a file written by :meth:`save_snapshot`, or a
+        :class:`Snapshot`). Calls in progress end as on :meth:`reset`."""
+        snapshot = source if isinstance(source, snapshots.Snapshot) else snapshots.load(source)
+        self._call(self._running().restore, snapshot)
+
+    async def load_snapshot_async(self, source: str | os.PathLike | snapshots.Snapshot) -> None:
+        snapshot = source if isinstance(source, snapshots.Snapshot) else snapshots.load(source)
+        await self._call_async(self._running().restore, snapshot)
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def inject_error(self, methods: str | Iterable[str] | None, code: grpc.StatusCode | str,
+                     message: str = "", times: int | None = None) -> Fault:
+        """Answer calls of ``methods`` (``"Put"``, ``"KV/Put"``, ``["Range", "Txn"]``, ``"*"``) with
+        status ``code`` and ``message`` instead of serving them; ``times`` limits how many calls
+        are affected (None: until cleared). Returns the :class:`~server.faults.Fault`, whose
+        ``fired`` counts the calls it answered."""
+        return self._call(self._running().calls.inject_error, methods, code, message, times)
+
+    def inject_delay(self, methods: str | Iterable[str] | None, seconds: float,
+                     times: int | None = None) -> Fault:
+        """Hold calls of ``methods`` for ``seconds`` (real time) before serving them."""
+        return self._call(self._running().calls.inject_delay, methods, seconds, times)
+
+    @property
+    def active_faults(self) -> list[Fault]:
+        """The faults in force (a fault with ``times`` goes once it has fired that often)."""
+        return self._call(lambda: self._running().calls.faults)
+
+    @property
+    def is_paused(self) -> bool:
+        return self._running().calls.paused
+
+    def remove_fault(self, fault: Fault) -> None:
+        self._call(self._running().calls.remove, fault)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault and lift a pause."""
+        self._call(self._running().calls.clear)
+
+    def pause(self) -> None:
+        """Hold every call (new calls, and the messages of open streams) until :meth:`resume`."""
+        self._call(self._running().calls.pause)
+
+    def resume(self) -> None:
+        self._call(self._running().calls.resume)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator["EtcdLite"]:
+        """``with etcd.paused(): ...`` — paused inside the block, resumed when it is left."""
+        self.pause()
+        try:
+            yield self
+        finally:
+            self.resume()
+
+    def drop_connections(self) -> int:
+        """Close every open client connection at once (clients see UNAVAILABLE for calls in flight
+        and reconnect); the server keeps listening. Returns how many connections were dropped."""
+        return self._call(self._running().drop_connections)
+
+    async def drop_connections_async(self) -> int:
+        return await self._call_async(self._running().drop_connections)
+
+
+async def _invoke(fn: Callable[..., Any], args: tuple) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from .api.admin_service import AdminService
 from .api.cluster_service import ClusterService
 from .api.election_service import ElectionService
 from .api.kv_service import KVService
@@ -11,8 +12,9 @@ from .api.lease_service import LeaseService
 from .api.lock_service import LockService
 from .api.watch_service import WatchService
 from .api.maintenance_service import MaintenanceService
+from .faults import CallControl
 from .node import Node
-from .proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+from .proto import etcdlite_admin_pb2_grpc, rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 
 _MiB = 1024 * 1024
 
@@ -35,8 +37,11 @@ def grpc_options(max_request_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-def build_server(node: Node) -> grpc.aio.Server:
-    server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes))
+def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Server:
+    """The gRPC server for ``node``. ``calls`` is the interceptor that injects faults and ends
+    long-lived calls on reset (see :mod:`server.faults`); the runtime always passes one."""
+    server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes),
+                             interceptors=[calls] if calls is not None else None)
     rpc_pb2_grpc.add_KVServicer_to_server(KVService(node), server)
     rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(node), server)
     rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
@@ -44,4 +49,6 @@ def build_server(node: Node) -> grpc.aio.Server:
     rpc_pb2_grpc.add_WatchServicer_to_server(WatchService(node), server)
     v3lock_pb2_grpc.add_LockServicer_to_server(LockService(node), server)
     v3election_pb2_grpc.add_ElectionServicer_to_server(ElectionService(node), server)
+    etcdlite_admin_pb2_grpc.add_AdminServicer_to_server(
+        AdminService(node, node.config.time_control), server)
     return server

@@ -292,7 +292,6 @@ class Node:
         await self.committer.close()
         self.backend.close()
 
-
     # -- test support: manual time, reset, snapshot and restore ---------------------------------
 
     async def expire_due_leases(self) -> int:
@@ -335,8 +334,8 @@ class Node:
         await self.committer.wait()
         now = self.clock.now()
         return Snapshot(self.store.current_revision, self.store.compact_revision, self.store.history(),
-                        [LeaseState(lease.id, lease.ttl, max(0.0, lease.deadline - now))
-                         for lease in self.lessor.leases_by_expiry()])
+                        sorted((LeaseState(lease.id, lease.ttl, max(0.0, lease.deadline - now))
+                                for lease in self.lessor.leases_by_expiry()), key=lambda lease: lease.id))
 
     async def restore(self, snapshot) -> None:
         """Replace the whole state with ``snapshot`` (as :meth:`reset` does, then load it): keys,
@@ -361,10 +360,8 @@ class Node:
                           lease_exists=lessor.__contains__)
         store.restore(snapshot.changes, snapshot.compact_revision)
         store.current_revision = max(store.current_revision, snapshot.revision)
-        lessor.restore({lease.id: lease.ttl for lease in snapshot.leases})
-        now = self.clock.now()
         for saved in snapshot.leases:
-            lessor.get(saved.id).deadline = now + saved.remaining
+            lessor.restore_lease(saved.id, saved.ttl, saved.remaining)
         lessor.on_commit(Commit(store.current_revision, [
             _attachment(kv) for kv in store.latest_kvs() if kv.lease]))
         hub = WatchHub(store, lambda: self.durable_revision, self.clock, self.watch_hub.progress_interval)
@@ -389,6 +386,7 @@ class Node:
             leases={lease.id: lease.ttl for lease in self.lessor.leases_by_expiry()},
             meta={"raft_index": self.raft_index}))
         await self.committer.wait()
+
 
 def _attachment(kv) -> "Change":
     """A synthetic change that re-attaches a restored key to its lease."""

@@ -151,10 +151,14 @@ class Lessor:
 
     def restore(self, leases: dict[int, int]) -> None:
         """Leases read back at start: each gets its full TTL again, plus the election timeout."""
-        now = self.clock.now()
         for lease_id, ttl in leases.items():
-            lease = self._leases[lease_id] = Lease(lease_id, ttl, now + ttl + RESTART_EXTENSION)
-            self._schedule(lease)
+            self.restore_lease(lease_id, ttl, ttl + RESTART_EXTENSION)
+
+    def restore_lease(self, lease_id: int, ttl: int, remaining: float) -> Lease:
+        """Put back a lease granted with ``ttl`` that has ``remaining`` seconds left."""
+        lease = self._leases[lease_id] = Lease(lease_id, ttl, self.clock.now() + remaining)
+        self._schedule(lease)
+        return lease
 
     def on_commit(self, commit: Commit) -> None:
         """Follow key attachment through the store's changes (puts attach/move, deletes detach)."""

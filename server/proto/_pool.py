@@ -40,8 +40,8 @@ from google.protobuf.internal import enum_type_wrapper
 
 __all__ = ["POOL", "SYMBOL_DB", "BuildTopDescriptorsAndMessages"]
 
-#: Holds kv.proto, auth.proto, rpc.proto, v3lock.proto and v3election.proto
-#: (file names as in ``protos/``) and nothing else.
+#: Holds kv.proto, auth.proto, rpc.proto, v3lock.proto, v3election.proto and etcdlite's own
+#: etcdlite_admin.proto (file names as in ``protos/``) and nothing else.
 POOL = descriptor_pool.DescriptorPool()
 
 #: Symbol database over :data:`POOL`; the generated modules register their classes here.

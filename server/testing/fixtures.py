@@ -1,0 +1,116 @@
+"""What the pytest fixtures hand to a test: one running etcdlite, its address and a ready channel."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import grpc
+
+from ..embed import EtcdLite
+
+#: how long a fixture waits for its channel to connect
+READY_TIMEOUT = 10.0
+
+
+class EtcdLiteFixture:
+    """A running in-memory etcdlite (threaded, on a free 127.0.0.1 port) for tests.
+
+    ``endpoint`` / ``host`` / ``port`` / ``url`` say where it listens; ``channel`` is a connected
+    ``grpc.Channel`` (``kv``, ``lease``, ``watch``, ``lock``, ``election``, ``maintenance`` and
+    ``cluster`` are stubs on it); ``server`` is the :class:`server.embed.EtcdLite`. Time, snapshot
+    and fault calls are those of the server: ``advance``, ``save_snapshot``/``load_snapshot``,
+    ``inject_error``, ``inject_delay``, ``pause``/``resume``, ``drop_connections``, ``clear_faults``
+    (any other attribute is looked up on ``server`` too).
+    """
+
+    def __init__(self, server: EtcdLite) -> None:
+        self.server = server
+        self.endpoint = server.endpoint
+        self.host = server.host
+        self.port = server.port
+        self.url = server.url
+        self.channel = grpc.insecure_channel(self.endpoint)
+        grpc.channel_ready_future(self.channel).result(timeout=READY_TIMEOUT)
+        self._stubs: dict[str, Any] = {}
+
+    @classmethod
+    def start(cls, **options: Any) -> "EtcdLiteFixture":
+        server = EtcdLite(**options).start()
+        try:
+            return cls(server)
+        except BaseException:
+            server.stop()
+            raise
+
+    def close(self) -> None:
+        self.channel.close()
+        self.server.stop()
+
+    def __repr__(self) -> str:
+        clock = "manual clock" if self.server.config.time_control else "real clock"
+        return f"<EtcdLiteFixture {self.endpoint} ({clock})>"
+
+    # -- the usual calls ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """A fresh, empty keyspace (see :meth:`server.embed.EtcdLite.reset`)."""
+        self.server.reset()
+
+    def advance(self, seconds: float) -> int:
+        """Move the manual clock; expired leases are revoked before this returns (only for the
+        manual-clock fixtures)."""
+        return self.server.advance(seconds)
+
+    def now(self) -> float:
+        return self.server.now()
+
+    def save_snapshot(self, path: str | os.PathLike) -> Any:
+        return self.server.save_snapshot(path)
+
+    def load_snapshot(self, source: Any) -> None:
+        self.server.load_snapshot(source)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "server":
+            raise AttributeError(name)
+        return getattr(self.server, name)
+
+    # -- stubs on the channel -------------------------------------------------------------------
+
+    def _stub(self, name: str) -> Any:
+        stub = self._stubs.get(name)
+        if stub is None:
+            from ..proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+
+            module = {"Lock": v3lock_pb2_grpc, "Election": v3election_pb2_grpc}.get(name, rpc_pb2_grpc)
+            stub = self._stubs[name] = getattr(module, f"{name}Stub")(self.channel)
+        return stub
+
+    @property
+    def kv(self) -> Any:
+        return self._stub("KV")
+
+    @property
+    def lease(self) -> Any:
+        return self._stub("Lease")
+
+    @property
+    def watch(self) -> Any:
+        return self._stub("Watch")
+
+    @property
+    def lock(self) -> Any:
+        return self._stub("Lock")
+
+    @property
+    def election(self) -> Any:
+        return self._stub("Election")
+
+    @property
+    def maintenance(self) -> Any:
+        return self._stub("Maintenance")
+
+    @property
+    def cluster(self) -> Any:
+        return self._stub("Cluster")
