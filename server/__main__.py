@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -39,6 +40,21 @@ def _positive_int(value: str) -> int:
     return number
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def _duration(value: str) -> float:
+    """A Go duration as etcd's flags take it ("100ms", "10m", "1m30s"), in seconds."""
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise argparse.ArgumentTypeError(f"invalid duration {value!r}")
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return seconds
+
+
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = _Parser(prog="etcdlite", description="An etcd-compatible v3 API server.")
     parser.add_argument("--name", default="default", help="human-readable member name")
@@ -53,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--max-request-bytes", type=_positive_int, default=1536 * 1024)
     parser.add_argument("--max-txn-ops", type=_positive_int, default=128)
     parser.add_argument("--log-level", choices=sorted(_LOG_LEVELS), default="info")
+    parser.add_argument("--experimental-watch-progress-notify-interval", type=_duration, default=600.0,
+                        metavar="DURATION", help="period of progress notifications to watchers that asked (default 10m)")
     parser.add_argument("--enable-time-control", action="store_true",
                         help="for tests: run on a manual clock, moved only by the admin call "
                              "etcdlite.admin.v1.Admin/AdvanceClock (off: that call is refused)")
@@ -70,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         initial_cluster_token=args.initial_cluster_token,
         max_request_bytes=args.max_request_bytes,
         max_txn_ops=args.max_txn_ops,
+        watch_progress_notify_interval=args.experimental_watch_progress_notify_interval,
         log_level=args.log_level,
         time_control=args.enable_time_control,
         initial_snapshot=args.initial_snapshot,

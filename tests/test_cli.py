@@ -85,3 +85,14 @@ def test_default_data_dir_is_created_in_the_working_directory_and_serves(tmp_pat
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_progress_notify_interval_takes_go_durations():
+    from server.__main__ import parse_args
+    assert parse_args(["--experimental-watch-progress-notify-interval", "1m30s"]).watch_progress_notify_interval == 90
+    assert parse_args(["--experimental-watch-progress-notify-interval", "100ms"]).watch_progress_notify_interval == 0.1
+    assert parse_args([]).watch_progress_notify_interval == 600
+
+
+def test_bad_duration_is_a_one_line_error():
+    assert "invalid duration" in _fails_with_one_line("--experimental-watch-progress-notify-interval", "10 min")

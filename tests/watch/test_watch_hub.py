@@ -144,3 +144,38 @@ def test_progress_request_waits_for_unsynced_watchers():
         assert (progress.watch_id, progress.revision, progress.events) == (-1, 4, [])
 
     asyncio.run(main())
+
+
+def test_periodic_progress_goes_to_idle_synced_watchers_that_asked_and_skips_busy_ones():
+    async def main() -> None:
+        h = Harness()
+        stream = h.hub.open_stream()
+        h.hub.create(stream, b"a", progress_notify=True)
+        h.hub.create(stream, b"b", progress_notify=True)
+        h.hub.create(stream, b"c")  # did not ask
+        drain(stream)
+        h.put(b"a")  # watcher 0 had events since the last tick: skipped once
+        drain(stream)
+        h.hub.send_progress_notifications()
+        [progress] = drain(stream)
+        assert (progress.watch_id, progress.revision, progress.events) == (1, 2, [])
+        h.hub.send_progress_notifications()
+        assert sorted(r.watch_id for r in drain(stream)) == [0, 1]
+
+    asyncio.run(main())
+
+
+def test_progress_ticker_runs_at_the_configured_interval():
+    async def main() -> None:
+        store = MVCCStore()
+        hub = WatchHub(store, lambda: store.current_revision, ManualClock(), progress_interval=0.05)
+        stream = hub.open_stream()
+        hub.create(stream, b"k", progress_notify=True)
+        drain(stream)
+        ticker = asyncio.ensure_future(hub.run_progress_ticker())
+        await asyncio.sleep(0.18)
+        ticker.cancel()
+        ticks = drain(stream)
+        assert 2 <= len(ticks) <= 4 and all(r.watch_id == 0 and not r.events for r in ticks)
+
+    asyncio.run(main())
