@@ -8,8 +8,6 @@ sees a write that could still be lost.
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
-
 from . import errors
 from .clock import Clock
 from .cluster import Member, cluster_id, member_id

@@ -16,20 +16,16 @@ def owner_range(prefix: bytes) -> RangeRequest:
                         sort_target=TARGET_CREATE)
 
 
-async def wait_for_change(node: Node, key: bytes, range_end: bytes, want_delete: bool) -> tuple[int, Change]:
-    """Wait for the next durable DELETE (or PUT) in the range; return (revision, change)."""
+async def wait_for_delete(node: Node, key: bytes) -> int:
+    """Wait until ``key`` is deleted (durably); return the revision of the deletion."""
     loop = asyncio.get_running_loop()
     found: asyncio.Future = loop.create_future()
 
     def on_change(revision: int, changes: list[Change]) -> None:
-        if found.done():
-            return
-        for change in changes:
-            if (change.kv is None) == want_delete:
-                found.set_result((revision, change))
-                return
+        if not found.done() and any(change.kv is None for change in changes):
+            found.set_result(revision)
 
-    watch = node.watch_hub.watch_internal(key, range_end, on_change)
+    watch = node.watch_hub.watch_internal(key, b"", on_change)
     try:
         return await found
     finally:
@@ -49,4 +45,4 @@ async def wait_deletes(node: Node, prefix: bytes, max_create_revision: int) -> R
             max_create_revision=max_create_revision))
         if not newest_older.kvs:
             return newest_older
-        await wait_for_change(node, newest_older.kvs[0].key, b"", want_delete=True)
+        await wait_for_delete(node, newest_older.kvs[0].key)

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import google_crc32c
 
 from .. import errors
-from .key_index import Change, KeyHistory, KeyIndex
+from .key_index import Change, KeyIndex
 from .kv import KeyValue
 from .requests import (
     CMP_CREATE,

@@ -35,7 +35,7 @@ from server.concurrency import election, mutex
 from server.concurrency.errors import NO_LEADER, NOT_LEADER, SESSION_EXPIRED
 from server.config import Config
 from server.errors import EtcdError
-from server.mvcc.requests import (SORT_ASCEND, TARGET_CREATE, DeleteRangeRequest, PutRequest,
+from server.mvcc.requests import (SORT_ASCEND, TARGET_CREATE, PutRequest,
                                   RangeRequest)
 from server.node import Node
 from server.storage.memory import MemoryBackend
