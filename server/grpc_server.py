@@ -14,7 +14,8 @@ from .api.watch_service import WatchService
 from .api.maintenance_service import MaintenanceService
 from .faults import CallControl
 from .node import Node
-from .proto import etcdlite_admin_pb2_grpc, rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+from .api.registration import add_service
+from .proto import etcdlite_admin_pb2_grpc, rpc_pb2, v3election_pb2, v3lock_pb2
 
 _MiB = 1024 * 1024
 
@@ -42,13 +43,14 @@ def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Serve
     long-lived calls on reset (see :mod:`server.faults`); the runtime always passes one."""
     server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes),
                              interceptors=[calls] if calls is not None else None)
-    rpc_pb2_grpc.add_KVServicer_to_server(KVService(node), server)
-    rpc_pb2_grpc.add_MaintenanceServicer_to_server(MaintenanceService(node), server)
-    rpc_pb2_grpc.add_ClusterServicer_to_server(ClusterService(node), server)
-    rpc_pb2_grpc.add_LeaseServicer_to_server(LeaseService(node), server)
-    rpc_pb2_grpc.add_WatchServicer_to_server(WatchService(node), server)
-    v3lock_pb2_grpc.add_LockServicer_to_server(LockService(node), server)
-    v3election_pb2_grpc.add_ElectionServicer_to_server(ElectionService(node), server)
+    services = rpc_pb2.DESCRIPTOR.services_by_name
+    add_service(server, KVService(node), services["KV"])
+    add_service(server, MaintenanceService(node), services["Maintenance"])
+    add_service(server, ClusterService(node), services["Cluster"])
+    add_service(server, LeaseService(node), services["Lease"])
+    add_service(server, WatchService(node), services["Watch"])
+    add_service(server, LockService(node), v3lock_pb2.DESCRIPTOR.services_by_name["Lock"])
+    add_service(server, ElectionService(node), v3election_pb2.DESCRIPTOR.services_by_name["Election"])
     etcdlite_admin_pb2_grpc.add_AdminServicer_to_server(
         AdminService(node, node.config.time_control), server)
     return server

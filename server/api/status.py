@@ -14,6 +14,29 @@ from ..storage.group_commit import DurabilityError
 log = logging.getLogger("etcdlite.api")
 
 SERVER_STOPPED = "etcdserver: server stopped"
+# grpc-go's texts; what follows them is the decoder's own message, which differs between the two.
+UNMARSHAL_PREFIX = "grpc: error unmarshalling request: "
+STREAM_UNMARSHAL_PREFIX = "grpc: failed to unmarshal the received message "
+
+
+class Malformed:
+    """A request message that could not be decoded (see :mod:`server.api.registration`)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class MalformedRequest(Exception):
+    """Raised where a malformed message turns up in a request stream."""
+
+
+async def _checked(requests: Any) -> Any:
+    async for request in requests:
+        if type(request) is Malformed:
+            raise MalformedRequest(request.reason)
+        yield request
 
 
 def _status_code(name: str) -> grpc.StatusCode:
@@ -22,6 +45,8 @@ def _status_code(name: str) -> grpc.StatusCode:
 
 async def abort_with(exc: Exception, context: grpc.aio.ServicerContext, where: str) -> None:
     """End the call with the status etcd would give for ``exc``."""
+    if isinstance(exc, MalformedRequest):
+        await context.abort(grpc.StatusCode.INTERNAL, STREAM_UNMARSHAL_PREFIX + str(exc))
     if isinstance(exc, EtcdError):
         await context.abort(_status_code(exc.code), exc.message)
     if isinstance(exc, DurabilityError):
@@ -35,6 +60,8 @@ def unary(method: Callable) -> Callable:
 
     @functools.wraps(method)
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if type(request) is Malformed:
+            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
         try:
             return await method(self, request, context)
         except grpc.aio.AbortError:
@@ -50,6 +77,10 @@ def guard_stream(method: Callable) -> Callable:
 
     @functools.wraps(method)
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if type(request) is Malformed:
+            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+        if hasattr(request, "__aiter__"):  # a request stream
+            request = _checked(request)
         try:
             async for response in method(self, request, context):
                 yield response

@@ -12,7 +12,7 @@ from ..proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
 from ..watch.events import WatchResponse
 from . import convert
 from .header import header
-from .status import guard_stream
+from .status import MalformedRequest, guard_stream
 
 _GRPC_OVERHEAD = 512 * 1024
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
         try:
             while True:
                 response = await stream.outbox.get()
+                if isinstance(response, MalformedRequest):
+                    raise response
                 hub.taken(stream, response)
                 for message in self._messages(response):
                     yield message
@@ -43,6 +45,8 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
             await self._handle_requests(request_iterator, stream)
         except (asyncio.CancelledError, grpc.aio.AioRpcError, grpc.RpcError):
             pass  # the client went away; the sending side ends the call
+        except MalformedRequest as exc:
+            stream.outbox.put_nowait(exc)  # the sending side ends the call with etcd's status
         except Exception:
             log.exception("watch request handling failed")
 

@@ -384,3 +384,12 @@ def response_shape(response) -> tuple:
     (header.revision, watch_id, created, canceled, compact_revision, cancel_reason)."""
     return (response.header.revision, response.watch_id, response.created, response.canceled,
             response.compact_revision, response.cancel_reason)
+
+
+def assert_deadline_error(error: grpc.RpcError) -> None:
+    """A call whose deadline passed while the server waited. The client's own timer usually ends it
+    (DEADLINE_EXCEEDED); real etcd's answer can also win the race: its embedded client's context
+    error, relabelled Unknown "context deadline exceeded" (reference §8.5)."""
+    observed = (error.code(), error.details())
+    assert observed[0] == grpc.StatusCode.DEADLINE_EXCEEDED or observed == (
+        grpc.StatusCode.UNKNOWN, "context deadline exceeded"), observed
