@@ -165,8 +165,9 @@ class Node:
     async def compact(self, revision: int) -> int:
         self._check_writable(puts=False)
         # Compaction never runs ahead of the disk: readers stay at or above the compact revision.
+        # Writes applied while we waited are not durable yet, so "current" is the durable revision.
         await self.committer.wait()
-        current = self.store.compact(revision)
+        current = self.store.compact(revision, self.durable_revision)
         self._applied()
         await self.committer.wait()
         return current

@@ -409,11 +409,13 @@ class MVCCStore:
 
     # -- compaction -------------------------------------------------------------------------
 
-    def compact(self, revision: int) -> int:
-        """Compact history at ``revision``; return the current revision for the response header."""
+    def compact(self, revision: int, current: int | None = None) -> int:
+        """Compact history at ``revision``; return the current revision for the response header.
+
+        ``current`` is the newest revision clients can see (default: the latest applied)."""
         if revision <= self.compact_revision:
             raise errors.COMPACTED
-        if revision > self.current_revision:
+        if revision > (self.current_revision if current is None else current):
             raise errors.FUTURE_REV
         dropped = self._index.compact(revision)
         self.compact_revision = revision

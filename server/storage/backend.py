@@ -29,6 +29,12 @@ class Batch:
     #: lease ID -> granted TTL (None: the lease is gone)
     leases: dict[int, int | None] = field(default_factory=dict)
 
+    def copy(self) -> "Batch":
+        """A batch of its own: merging into it never touches the lists of the caller's batch
+        (those are the store's commit records, which watchers still read)."""
+        return Batch(self.revision, list(self.changes), list(self.compacted), self.compact_revision,
+                     dict(self.meta), dict(self.leases))
+
     def merge(self, other: "Batch") -> None:
         self.revision = max(self.revision, other.revision)
         self.changes.extend(other.changes)

@@ -43,7 +43,7 @@ class GroupCommitter:
             self._on_durable(batch.revision)
             return
         if self._pending is None:
-            self._pending = batch
+            self._pending = batch.copy()
             self._pending_done = asyncio.get_running_loop().create_future()
         else:
             self._pending.merge(batch)

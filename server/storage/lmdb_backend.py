@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import threading
 
 import lmdb
 
@@ -36,6 +37,9 @@ class LmdbBackend(Backend):
     def __init__(self, data_dir: str) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self._lock_fd = -1
+        # Guards the environment handle: the writer thread replaces it on defragment while the
+        # event loop may ask for sizes.
+        self._env_lock = threading.Lock()
         try:
             os.makedirs(self.data_dir, exist_ok=True)
         except OSError as exc:
@@ -55,11 +59,12 @@ class LmdbBackend(Backend):
     # -- opening ----------------------------------------------------------------------------
 
     def _open_env(self) -> None:
-        self._env = lmdb.open(os.path.join(self.data_dir, _ENV_DIR), map_size=_MAP_SIZE, max_dbs=4,
-                              sync=True, metasync=True, readahead=False, lock=True)
-        self._keys = self._env.open_db(b"key")
-        self._meta = self._env.open_db(b"meta")
-        self._leases = self._env.open_db(b"lease")
+        env = lmdb.open(os.path.join(self.data_dir, _ENV_DIR), map_size=_MAP_SIZE, max_dbs=4,
+                        sync=True, metasync=True, readahead=False, lock=True)
+        self._keys = env.open_db(b"key")
+        self._meta = env.open_db(b"meta")
+        self._leases = env.open_db(b"lease")
+        self._env = env
 
     def _check_directory(self) -> None:
         try:
@@ -154,14 +159,16 @@ class LmdbBackend(Backend):
                     put(_INT.pack(lease_id), _INT.pack(ttl), db=self._leases)
 
     def size(self) -> tuple[int, int]:
-        info = self._env.info()
-        page = self._env.stat()["psize"]
-        allocated = (info["last_pgno"] + 1) * page
-        used = 0
-        with self._env.begin() as txn:
-            for db in (None, self._keys, self._meta, self._leases):
-                stat = txn.stat(db) if db is not None else self._env.stat()
-                used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
+        with self._env_lock:
+            env = self._env
+            info = env.info()
+            page = env.stat()["psize"]
+            allocated = (info["last_pgno"] + 1) * page
+            used = 0
+            with env.begin() as txn:
+                for db in (None, self._keys, self._meta, self._leases):
+                    stat = txn.stat(db) if db is not None else env.stat()
+                    used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
         return allocated, min(used + 2 * page, allocated)
 
     def defragment(self) -> None:
@@ -174,15 +181,27 @@ class LmdbBackend(Backend):
         else:
             os.mkdir(tmp_dir)
         self._env.copy(tmp_dir, compact=True)
-        self._env.close()
-        os.replace(os.path.join(tmp_dir, "data.mdb"), os.path.join(env_dir, "data.mdb"))
+        copy = os.path.join(tmp_dir, "data.mdb")
+        _fsync_path(copy)
+        with self._env_lock:
+            self._env.close()
+            os.replace(copy, os.path.join(env_dir, "data.mdb"))
+            _fsync_path(env_dir)  # the rename itself must survive a crash
+            self._open_env()
         for name in os.listdir(tmp_dir):
             os.unlink(os.path.join(tmp_dir, name))
         os.rmdir(tmp_dir)
-        self._open_env()
 
     def close(self) -> None:
         try:
             self._env.close()
         finally:
             self._unlock()
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

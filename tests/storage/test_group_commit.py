@@ -86,3 +86,49 @@ def test_writes_arriving_during_a_sync_share_the_next_one():
         await node.close()
 
     asyncio.run(main())
+
+
+def test_watchers_get_each_event_once_when_writes_share_a_sync():
+    async def main() -> None:
+        backend = GatedBackend()
+        node = _node(backend)
+        stream = node.watch_hub.open_stream()
+        node.watch_hub.create(stream, b"k", b"l")
+        first = asyncio.create_task(node.put(PutRequest(b"k0", b"v")))
+        await asyncio.sleep(0.02)  # in flight, blocked on the gate
+        others = [asyncio.create_task(node.put(PutRequest(b"k%d" % i, b"v"))) for i in range(1, 30)]
+        await asyncio.sleep(0.02)
+        backend.gate.set()
+        await asyncio.wait_for(asyncio.gather(first, *others), 5)
+        delivered = []
+        while not stream.outbox.empty():
+            response = stream.outbox.get_nowait()
+            for event in response.events:
+                assert event.kv.mod_revision <= response.revision
+                delivered.append(event.kv.mod_revision)
+        assert delivered == list(range(2, 32))
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_compaction_cannot_pass_the_durable_revision():
+    async def main() -> None:
+        from server import errors
+        import pytest
+        backend = GatedBackend()
+        node = _node(backend)
+        put = asyncio.create_task(node.put(PutRequest(b"a", b"1")))  # revision 2, in flight
+        await asyncio.sleep(0.02)
+        compact = asyncio.create_task(node.compact(3))
+        await asyncio.sleep(0.01)
+        later = asyncio.create_task(node.put(PutRequest(b"b", b"2")))  # revision 3, applied in memory
+        await asyncio.sleep(0.01)
+        backend.gate.set()
+        with pytest.raises(errors.FUTURE_REV):
+            await asyncio.wait_for(compact, 5)
+        await asyncio.wait_for(asyncio.gather(put, later), 5)
+        assert [kv.value for kv in node.range(RangeRequest(b"a")).kvs] == [b"1"]
+        await node.close()
+
+    asyncio.run(main())

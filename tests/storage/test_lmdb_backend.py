@@ -81,3 +81,32 @@ def test_defragment_keeps_the_data(tmp_path):
     assert in_use <= allocated_after
     assert backend.load().changes == changes[-1:]
     backend.close()
+
+
+def test_sizes_can_be_read_while_another_thread_defragments(tmp_path):
+    import threading
+
+    backend = LmdbBackend(str(tmp_path))
+    changes = [Change(i, 0, b"k%d" % i, KeyValue(b"k%d" % i, i, i, 1, b"x" * 2000)) for i in range(2, 1500)]
+    backend.write(Batch(1499, changes))
+    failures = []
+    done = threading.Event()
+
+    def read_sizes():
+        while not done.is_set():
+            try:
+                backend.size()
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(exc)
+
+    reader = threading.Thread(target=read_sizes)
+    reader.start()
+    try:
+        for _ in range(5):
+            backend.defragment()
+    finally:
+        done.set()
+        reader.join(10)
+    assert failures == []
+    assert len(backend.load().changes) == len(changes)
+    backend.close()
