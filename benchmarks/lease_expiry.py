@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 import time
 
 import grpc
 
-from servers import peak_rss_mb, percentiles, run_per_target, server, strip_targets
+from servers import benchmark_main, percentiles
 from server.proto import rpc_pb2, rpc_pb2_grpc
 
 
@@ -87,19 +85,10 @@ async def run(endpoint: str, leases: int, ttl: int, concurrency: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--targets", default="etcdlite,etcd")
     parser.add_argument("--leases", type=int, default=10000)
     parser.add_argument("--ttl", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if not args.single:
-        run_per_target(args.targets, strip_targets(sys.argv[1:]))
-        return
-    with server(args.targets) as (endpoint, proc):
-        result = asyncio.run(run(endpoint, args.leases, args.ttl, args.concurrency))
-        result["peak_rss_mb"] = peak_rss_mb(proc.pid)
-    print(args.targets, json.dumps(result, indent=1), flush=True)
+    benchmark_main(parser, lambda endpoint, args: run(endpoint, args.leases, args.ttl, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 import time
 
 import grpc
 
-from servers import peak_rss_mb, percentiles, run_per_target, server, strip_targets
+from servers import benchmark_main, percentiles
 from server.proto import (rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2,
                           v3lock_pb2_grpc)
 
@@ -96,30 +94,21 @@ async def observe_latency(endpoint: str, rounds: int) -> dict:
         return percentiles(samples)
 
 
+async def measure(endpoint: str, args) -> dict:
+    return {
+        "lock_uncontended_ms": await uncontended(endpoint, args.rounds),
+        "lock_contended": await contended(endpoint, args.contenders, args.seconds),
+        "election": await election_cycles(endpoint, args.seconds),
+        "observe_ms": await observe_latency(endpoint, args.rounds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--targets", default="etcdlite,etcd")
     parser.add_argument("--contenders", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if not args.single:
-        run_per_target(args.targets, strip_targets(sys.argv[1:]))
-        return
-
-    async def measure(endpoint: str) -> dict:
-        return {
-            "lock_uncontended_ms": await uncontended(endpoint, args.rounds),
-            "lock_contended": await contended(endpoint, args.contenders, args.seconds),
-            "election": await election_cycles(endpoint, args.seconds),
-            "observe_ms": await observe_latency(endpoint, args.rounds),
-        }
-
-    with server(args.targets) as (endpoint, proc):
-        result = asyncio.run(measure(endpoint))
-        result["peak_rss_mb"] = peak_rss_mb(proc.pid)
-    print(args.targets, json.dumps(result, indent=1), flush=True)
+    benchmark_main(parser, measure)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,29 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": ordered[-1]}
 
 
+def benchmark_main(parser, measure) -> None:
+    """The shared ``main`` of the coordination benchmarks.
+
+    ``parser`` holds the benchmark's own options; ``measure(endpoint, args)`` is a coroutine
+    function returning a dict of results. Without ``--single`` every target of ``--targets`` gets a
+    process of its own; with it, one server is started, measured and its results printed as JSON.
+    """
+    import argparse
+    import asyncio
+    import json
+
+    parser.add_argument("--targets", default="etcdlite,etcd")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.single:
+        run_per_target(args.targets, strip_targets(sys.argv[1:]))
+        return
+    with server(args.targets) as (endpoint, proc):
+        result = asyncio.run(measure(endpoint, args))
+        result["peak_rss_mb"] = peak_rss_mb(proc.pid)
+    print(args.targets, json.dumps(result, indent=1), flush=True)
+
+
 def run_per_target(targets: str, argv: list[str]) -> None:
     """Run this benchmark script once per target, each in a fresh process (grpc.aio binds its
     poller to the first event loop of a process)."""

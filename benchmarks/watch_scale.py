@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
-import sys
 import time
 
 import grpc
 
-from servers import peak_rss_mb, percentiles, run_per_target, server, strip_targets
+from servers import benchmark_main, percentiles
 from server.proto import rpc_pb2, rpc_pb2_grpc
 
 
@@ -100,23 +98,13 @@ async def run(endpoint: str, streams: int, per_stream: int, keys: int, rate: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--targets", default="etcdlite,etcd")
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--per-stream", type=int, default=10)
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100, help="puts per second")
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
-    args, rest = parser.parse_known_args()
-    if not args.single:
-        argv = [a for a in sys.argv[1:]]
-        run_per_target(args.targets, strip_targets(argv))
-        return
-    kind = args.targets
-    with server(kind) as (endpoint, proc):
-        result = asyncio.run(run(endpoint, args.streams, args.per_stream, args.keys, args.rate, args.seconds))
-        result["peak_rss_mb"] = peak_rss_mb(proc.pid)
-    print(kind, json.dumps(result, indent=1), flush=True)
+    benchmark_main(parser, lambda endpoint, args: run(
+        endpoint, args.streams, args.per_stream, args.keys, args.rate, args.seconds))
 
 
 if __name__ == "__main__":

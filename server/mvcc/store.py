@@ -43,6 +43,7 @@ from .requests import (
     TxnResult,
 )
 from . import validation
+from .wire_size import varint_size
 
 DEFAULT_MAX_TXN_OPS = 128
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024
@@ -59,17 +60,9 @@ _SORT_KEYS: dict[int, Callable[[KeyValue], object]] = {
 }
 
 
-def _varint_len(n: int) -> int:
-    length = 1
-    while n > 0x7F:
-        n >>= 7
-        length += 1
-    return length
-
-
 def raft_entry_size(request_size: int) -> int:
     """Size etcd compares with --max-request-bytes for a write request of ``request_size`` bytes."""
-    return request_size + 1 + _varint_len(request_size) + _RAFT_HEADER_BYTES
+    return request_size + 1 + varint_size(request_size) + _RAFT_HEADER_BYTES
 
 
 LeaseExists = Callable[[int], bool]

@@ -14,7 +14,8 @@ from .requests import (CMP_CREATE, CMP_LEASE, CMP_MOD, CMP_VALUE, CMP_VERSION, C
 _MASK64 = (1 << 64) - 1
 
 
-def _varint(value: int) -> int:
+def varint_size(value: int) -> int:
+    """Bytes of the base-128 varint encoding of ``value`` (negative: as 64-bit two's complement)."""
     value &= _MASK64
     size = 1
     while value > 0x7F:
@@ -24,19 +25,19 @@ def _varint(value: int) -> int:
 
 
 def _tag(field: int) -> int:
-    return _varint(field << 3)
+    return varint_size(field << 3)
 
 
 def _int(field: int, value: int) -> int:
-    return _tag(field) + _varint(value) if value else 0
+    return _tag(field) + varint_size(value) if value else 0
 
 
 def _bytes(field: int, value: bytes) -> int:
-    return _tag(field) + _varint(len(value)) + len(value) if value else 0
+    return _tag(field) + varint_size(len(value)) + len(value) if value else 0
 
 
 def _message(field: int, size: int) -> int:
-    return _tag(field) + _varint(size) + size
+    return _tag(field) + varint_size(size) + size
 
 
 def range_size(r: RangeRequest) -> int:
@@ -63,10 +64,10 @@ _OPERANDS = {CMP_VERSION: (4, "version"), CMP_CREATE: (5, "create_revision"), CM
 def compare_size(c: Compare) -> int:
     size = _int(1, c.result) + _int(2, c.target) + _bytes(3, c.key) + _bytes(64, c.range_end)
     if c.target == CMP_VALUE:
-        size += _tag(7) + _varint(len(c.value)) + len(c.value)
+        size += _tag(7) + varint_size(len(c.value)) + len(c.value)
     elif c.target in _OPERANDS:
         field, name = _OPERANDS[c.target]
-        size += _tag(field) + _varint(getattr(c, name))
+        size += _tag(field) + varint_size(getattr(c, name))
     return size
 
 
