@@ -94,11 +94,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": ordered[-1]}
 
 
-def benchmark_main(parser, measure) -> None:
+def benchmark_main(parser, measure, server_flags=None) -> None:
     """The shared ``main`` of the coordination benchmarks.
 
     ``parser`` holds the benchmark's own options; ``measure(endpoint, args)`` is a coroutine
-    function returning a dict of results. Without ``--single`` every target of ``--targets`` gets a
+    function returning a dict of results; ``server_flags(args)`` may add flags to the server's
+    command line (for the target in ``args.targets``). Without ``--single`` every target of ``--targets`` gets a
     process of its own; with it, one server is started, measured and its results printed as JSON.
     """
     import argparse
@@ -111,7 +112,8 @@ def benchmark_main(parser, measure) -> None:
     if not args.single:
         run_per_target(args.targets, strip_targets(sys.argv[1:]))
         return
-    with server(args.targets) as (endpoint, proc):
+    extra = server_flags(args) if server_flags else None
+    with server(args.targets, extra) as (endpoint, proc):
         result = asyncio.run(measure(endpoint, args))
         result["peak_rss_mb"] = peak_rss_mb(proc.pid)
     print(args.targets, json.dumps(result, indent=1), flush=True)
