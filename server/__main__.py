@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--initial-cluster-token", default=DEFAULT_CLUSTER_TOKEN)
     parser.add_argument("--max-request-bytes", type=_positive_int, default=1536 * 1024)
     parser.add_argument("--max-txn-ops", type=_positive_int, default=128)
+    parser.add_argument("--quota-backend-bytes", type=int, default=0,
+                        help="space quota of the data (0: etcd's default 2 GiB; negative: none)")
     parser.add_argument("--log-level", choices=sorted(_LOG_LEVELS), default="info")
     parser.add_argument("--experimental-watch-progress-notify-interval", type=_duration, default=600.0,
                         metavar="DURATION", help="period of progress notifications to watchers that asked (default 10m)")
@@ -89,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         initial_cluster_token=args.initial_cluster_token,
         max_request_bytes=args.max_request_bytes,
         max_txn_ops=args.max_txn_ops,
+        quota_backend_bytes=args.quota_backend_bytes,
         watch_progress_notify_interval=args.experimental_watch_progress_notify_interval,
         log_level=args.log_level,
         time_control=args.enable_time_control,

@@ -28,6 +28,8 @@ class Config:
     #: etcd's --experimental-watch-progress-notify-interval (seconds)
     watch_progress_notify_interval: float = 600.0
     #: run on a manual clock and serve etcdlite.admin.v1.Admin's AdvanceClock/Now (tests only)
+    #: etcd's --quota-backend-bytes: 0 = etcd's default (2 GiB), negative = no quota
+    quota_backend_bytes: int = 0
     time_control: bool = False
     #: an etcdlite snapshot file (server/snapshot.py) to load into the empty keyspace at start
     initial_snapshot: str | None = None

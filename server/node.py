@@ -37,6 +37,11 @@ ALARM_NONE, ALARM_NOSPACE, ALARM_CORRUPT = 0, 1, 2
 ALARM_GET, ALARM_ACTIVATE, ALARM_DEACTIVATE = 0, 1, 2
 
 
+#: etcd's space quota: the default, and the estimated cost of what a request adds
+DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
+KV_OVERHEAD = 256
+LEASE_OVERHEAD = 64
+
 #: etcd scans for expired leases every 500 ms and revokes at most 500 per scan.
 EXPIRY_INTERVAL = 0.5
 EXPIRY_BATCH = 500
@@ -106,6 +111,20 @@ class Node:
         """Count one applied write request (etcd: one raft entry)."""
         self.raft_index += 1
 
+    def _check_quota(self, cost: int) -> None:
+        """etcd's quota check, made before anything else: a request that would take the backend to
+        the quota raises the NOSPACE alarm (persisted like any alarm) and is refused."""
+        quota = self.config.quota_backend_bytes or DEFAULT_QUOTA_BYTES
+        if quota < 0 or self.committer.backend_size + cost < quota:
+            return
+        entry = (self.member_id, ALARM_NOSPACE)
+        if entry not in self.alarms:
+            self.alarms.add(entry)
+            self._applied()
+            self.committer.submit(Batch(self.store.current_revision, meta={
+                _alarm_name(*entry): 1, "raft_index": self.raft_index}))
+        raise errors.NO_SPACE
+
     def _check_writable(self, puts: bool) -> None:
         """etcd's alarm appliers: CORRUPT refuses every write, NOSPACE every write that puts.
 
@@ -124,6 +143,7 @@ class Node:
     async def put(self, req: PutRequest, request_size: int | None = None) -> PutResult:
         if request_size is None:
             request_size = wire_size.put_size(req)
+        self._check_quota(KV_OVERHEAD + request_size)
         if self.alarms:
             validation.check_put(req)
             self.store.check_request_size(request_size)
@@ -153,6 +173,7 @@ class Node:
             return self.store.txn(req, request_size, self.durable_revision)
         if request_size is None:
             request_size = wire_size.txn_size(req)
+        self._check_quota(_txn_cost(req))
         if self.alarms:
             validation.check_txn(req, self.store.max_txn_ops)
             self.store.check_request_size(request_size)
@@ -175,6 +196,7 @@ class Node:
     # -- Lease ------------------------------------------------------------------------------
 
     async def lease_grant(self, lease_id: int, ttl: int) -> Lease:
+        self._check_quota(LEASE_OVERHEAD)
         self._check_writable(puts=True)
         lease = self.lessor.grant(lease_id, ttl)
         self._applied()
@@ -390,6 +412,13 @@ class Node:
 def _attachment(kv) -> "Change":
     """A synthetic change that re-attaches a restored key to its lease."""
     return Change(kv.mod_revision, 0, kv.key, kv)
+
+
+def _txn_cost(req: TxnRequest) -> int:
+    """etcd's quota cost of a txn: the heavier branch's direct puts."""
+    def branch(ops) -> int:
+        return sum(KV_OVERHEAD + wire_size.put_size(op) for op in ops if isinstance(op, PutRequest))
+    return max(branch(req.success), branch(req.failure))
 
 
 def _has_direct_put(req: TxnRequest) -> bool:

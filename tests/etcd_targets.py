@@ -91,13 +91,14 @@ class Target:
         self._stop()
 
 
-def start_etcdlite(data_dir: str | None = None, clock: ManualClock | None = None) -> Target:
-    server = EtcdLite(data_dir=data_dir, clock=clock).start()
+def start_etcdlite(data_dir: str | None = None, clock: ManualClock | None = None,
+                   **options) -> Target:
+    server = EtcdLite(data_dir=data_dir, clock=clock, **options).start()
     return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint, server.stop,
                   clock)
 
 
-def start_real_etcd(binary: str) -> Target:
+def start_real_etcd(binary: str, extra_args: list[str] | None = None) -> Target:
     data_dir = tempfile.mkdtemp(prefix="etcd-test-")
     for _ in range(5):
         client, peer = free_port(), free_port()
@@ -110,6 +111,7 @@ def start_real_etcd(binary: str) -> Target:
             "--initial-advertise-peer-urls", "http://localhost:2380",
             "--initial-cluster", "default=http://localhost:2380",
             "--log-level", "error", "--logger", "zap",
+            *(extra_args or []),
         ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if _wait_for_etcd(proc, f"127.0.0.1:{client}"):

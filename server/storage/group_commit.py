@@ -33,12 +33,14 @@ class GroupCommitter:
         self._executor = None if backend.instant else ThreadPoolExecutor(1, thread_name_prefix="etcdlite-writer")
         self.failure: BaseException | None = None
         self.writes = 0  # number of backend writes (fsyncs), for measurements
+        #: bytes the backend allocates, as of the last write (what etcd's space quota looks at)
+        self.backend_size = backend.size()[0]
 
     def submit(self, batch: Batch) -> None:
         if self.failure is not None:
             raise DurabilityError(str(self.failure))
         if self._executor is None:
-            self._backend.write(batch)
+            self._write(batch)
             self.writes += 1
             self._on_durable(batch.revision)
             return
@@ -49,6 +51,10 @@ class GroupCommitter:
             self._pending.merge(batch)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def _write(self, batch: Batch) -> None:
+        self._backend.write(batch)
+        self.backend_size = self._backend.size()[0]
 
     async def wait(self) -> None:
         """Return when everything submitted so far is durable."""
@@ -68,7 +74,7 @@ class GroupCommitter:
                 self._pending = self._pending_done = None
                 self._inflight_done = done
                 try:
-                    await loop.run_in_executor(self._executor, self._backend.write, batch)
+                    await loop.run_in_executor(self._executor, self._write, batch)
                 except Exception as exc:  # the disk refused: nothing after this is durable
                     log.critical("backend write failed: %s", exc)
                     self.failure = exc
