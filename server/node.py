@@ -117,13 +117,21 @@ class Node:
         quota = self.config.quota_backend_bytes or DEFAULT_QUOTA_BYTES
         if quota < 0 or self.committer.backend_size + cost < quota:
             return
-        entry = (self.member_id, ALARM_NOSPACE)
-        if entry not in self.alarms:
-            self.alarms.add(entry)
-            self._applied()
-            self.committer.submit(Batch(self.store.current_revision, meta={
-                _alarm_name(*entry): 1, "raft_index": self.raft_index}))
+        self._set_alarm((self.member_id, ALARM_NOSPACE), True)
         raise errors.NO_SPACE
+
+    def _set_alarm(self, entry: tuple[int, int], active: bool) -> bool:
+        """Raise or clear an alarm and persist the change; return whether anything changed."""
+        if (entry in self.alarms) == active:
+            return False
+        if active:
+            self.alarms.add(entry)
+        else:
+            self.alarms.discard(entry)
+        self._applied()
+        self.committer.submit(Batch(self.store.current_revision, meta={
+            _alarm_name(*entry): int(active), "raft_index": self.raft_index}))
+        return True
 
     def _check_writable(self, puts: bool) -> None:
         """etcd's alarm appliers: CORRUPT refuses every write, NOSPACE every write that puts.
@@ -282,21 +290,15 @@ class Node:
         if action == ALARM_ACTIVATE:
             if alarm == ALARM_NONE:
                 return []
-            changed = entry not in self.alarms
-            self.alarms.add(entry)
-        elif action == ALARM_DEACTIVATE:
-            changed = entry in self.alarms
-            self.alarms.discard(entry)
-        else:
-            return []
-        if not changed:
-            return [entry] if action == ALARM_ACTIVATE else []
-        self._applied()
-        self.committer.submit(Batch(self.store.current_revision, meta={
-            _alarm_name(member, alarm): 1 if action == ALARM_ACTIVATE else 0,
-            "raft_index": self.raft_index}))
-        await self.committer.wait()
-        return [entry]
+            if self._set_alarm(entry, True):
+                await self.committer.wait()
+            return [entry]  # etcd answers with the alarm, also when it was already active
+        if action == ALARM_DEACTIVATE:
+            if not self._set_alarm(entry, False):
+                return []
+            await self.committer.wait()
+            return [entry]
+        return []
 
     async def close(self) -> None:
         if self._progress_task is not None:
