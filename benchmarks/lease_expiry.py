@@ -21,7 +21,7 @@ import time
 import grpc
 
 from servers import benchmark_main, percentiles
-from server.proto import etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc
+from etcdlite.proto import etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc
 
 
 async def run(endpoint: str, leases: int, ttl: int, concurrency: int, same_instant: bool = False) -> dict:

@@ -16,7 +16,7 @@ import time
 import grpc
 
 from servers import benchmark_main, percentiles
-from server.proto import (rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2,
+from etcdlite.proto import (rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2,
                           v3lock_pb2_grpc)
 
 

@@ -17,7 +17,7 @@ Target specs (--targets, comma separated):
 Examples:
   python benchmarks/run_kv.py                                  # etcd, empty-aio, empty-sync
   python benchmarks/run_kv.py --targets etcd,etcdlite \\
-      --etcdlite-cmd 'python -m server --listen-client-urls http://127.0.0.1:{port} --data-dir {datadir}'
+      --etcdlite-cmd 'python -m etcdlite --listen-client-urls http://127.0.0.1:{port} --data-dir {datadir}'
   python benchmarks/run_kv.py --targets empty-aio@/tmp/venv-grpc-1.78.2/bin/python,empty-aio \\
       --ops put --clients 64 --repeat 3
 
@@ -460,7 +460,7 @@ def main() -> int:
                    help="comma-separated target specs (see above)")
     p.add_argument("--etcdlite-cmd", default="",
                    help="command template for etcdlite, e.g. "
-                        "'python -m server --listen-client-urls http://127.0.0.1:{port} "
+                        "'python -m etcdlite --listen-client-urls http://127.0.0.1:{port} "
                         "--data-dir {datadir}'; run from the repo root")
     p.add_argument("--etcdlite-no-datadir", action="store_true",
                    help="substitute {datadir} with '' (in-memory mode)")

@@ -17,7 +17,7 @@ import grpc
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # run from a checkout without installing
 
-from server.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 
 
 def free_port() -> int:
@@ -66,7 +66,7 @@ def server(kind: str, extra: list[str] | None = None) -> Iterator[tuple[str, sub
                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
                "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error"]
     else:
-        cmd = [sys.executable, "-m", "server", "--listen-client-urls", f"http://{endpoint}",
+        cmd = [sys.executable, "-m", "etcdlite", "--listen-client-urls", f"http://{endpoint}",
                "--log-level", "error", "--data-dir", "" if kind == "etcdlite-memory" else data]
     proc = subprocess.Popen(cmd + (extra or []), cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))

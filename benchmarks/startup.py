@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import grpc  # noqa: E402
 
-from server.embed import EtcdLite  # noqa: E402  (imported before timing, as in a test session)
-from server.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
+from etcdlite.embed import EtcdLite  # noqa: E402  (imported before timing, as in a test session)
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 
 
 def _free_port() -> int:

@@ -18,7 +18,7 @@ import time
 import grpc
 
 from servers import benchmark_main, percentiles
-from server.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 
 async def run(endpoint: str, streams: int, per_stream: int, keys: int, rate: float, seconds: float) -> dict:

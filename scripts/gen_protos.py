@@ -15,14 +15,14 @@ its bundled protoc/plugin version, so regenerate with exactly that version.
   instead of ``descriptor_pool.Default()`` (python-etcd3 / aetcd register the same
   ``etcdserverpb``/``mvccpb``/``authpb`` symbols in the default pool; sharing it
   would make the two sets of stubs collide in one interpreter);
-* import each other as ``from server.proto import kv_pb2 as kv__pb2`` (protoc emits
+* import each other as ``from etcdlite.proto import kv_pb2 as kv__pb2`` (protoc emits
   top-level ``import kv_pb2``, which only works with ``server/proto`` on sys.path);
 * build their message classes with ``_pool.BuildTopDescriptorsAndMessages`` (a copy
   of protobuf's builder that registers in a symbol database over the private pool;
   the stock one registers in the default symbol database, which under the
   pure-Python protobuf backend also means the default pool) and use
   ``_pool.SYMBOL_DB`` as ``_sym_db``;
-* carry their package-qualified module name (``server.proto.rpc_pb2``) in the
+* carry their package-qualified module name (``etcdlite.proto.rpc_pb2``) in the
   message classes' ``__module__``, which keeps pickling and reprs right;
 * do not call ``runtime_version.ValidateProtobufRuntimeVersion``. grpcio-tools
   1.83.2 emits protobuf *7.35.1* gencode, and that check rejects any runtime
@@ -57,7 +57,7 @@ PROTO_DIR = REPO_ROOT / "protos"
 DEFAULT_OUT = REPO_ROOT / "server" / "proto"
 
 #: Python package the generated modules live in (used in rewritten imports).
-PACKAGE = "server.proto"
+PACKAGE = "etcdlite.proto"
 
 #: proto file stem -> whether it declares services (gets a *_pb2_grpc.py).
 PROTOS = {

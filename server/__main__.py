@@ -1,4 +1,4 @@
-"""Command line: ``etcdlite`` / ``python -m server``, with etcd's flag names."""
+"""Command line: ``etcdlite`` / ``python -m etcdlite``, with etcd's flag names."""
 
 from __future__ import annotations
 

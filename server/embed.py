@@ -1,6 +1,6 @@
 """Run etcdlite inside your own process.
 
-    from server.embed import EtcdLite
+    from etcdlite.embed import EtcdLite
 
     with EtcdLite() as etcd:                 # in memory, on a free port, in a background thread
         client = etcd3.client(port=etcd.port)
@@ -11,7 +11,7 @@
 Threaded use runs the server on its own event loop in a daemon thread; asyncio use runs it on the
 running loop. ``stop`` (or leaving the ``with`` block) releases the port and the data dir.
 
-For tests (see also the pytest plugin, :mod:`server.testing.plugin`)::
+For tests (see also the pytest plugin, :mod:`etcdlite.testing.plugin`)::
 
     etcd.reset()                                  # fresh, empty keyspace on the same server
     etcd = EtcdLite(time_control=True)            # manual clock ...
@@ -51,7 +51,7 @@ class EtcdLite:
         """``data_dir=None`` keeps everything in memory; ``port=0`` picks a free port.
 
         ``config`` gives full control; ``options`` set other :class:`Config` fields by name.
-        ``clock`` replaces the real clock (e.g. a :class:`server.clock.ManualClock` in tests).
+        ``clock`` replaces the real clock (e.g. a :class:`etcdlite.clock.ManualClock` in tests).
         """
         if config is None:
             config = Config(data_dir=data_dir, listen_client_urls=[f"http://{host}:{port}"], **options)
@@ -219,7 +219,7 @@ class EtcdLite:
     # -- snapshots --------------------------------------------------------------------------
 
     def snapshot(self) -> snapshots.Snapshot:
-        """The whole keyspace (history, revisions, leases) as a :class:`server.snapshot.Snapshot`."""
+        """The whole keyspace (history, revisions, leases) as a :class:`etcdlite.snapshot.Snapshot`."""
         return self._call(self._running().snapshot)
 
     async def snapshot_async(self) -> snapshots.Snapshot:
@@ -252,7 +252,7 @@ class EtcdLite:
                      message: str = "", times: int | None = None) -> Fault:
         """Answer calls of ``methods`` (``"Put"``, ``"KV/Put"``, ``["Range", "Txn"]``, ``"*"``) with
         status ``code`` and ``message`` instead of serving them; ``times`` limits how many calls
-        are affected (None: until cleared). Returns the :class:`~server.faults.Fault`, whose
+        are affected (None: until cleared). Returns the :class:`~etcdlite.faults.Fault`, whose
         ``fired`` counts the calls it answered."""
         return self._call(self._running().calls.inject_error, methods, code, message, times)
 

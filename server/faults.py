@@ -1,7 +1,7 @@
 """Fault injection and call control, in the gRPC layer (a grpc.aio server interceptor).
 
 Tests of client resilience make the server misbehave on purpose, through the in-process API
-(:class:`server.embed.EtcdLite`): answer chosen methods with a chosen status (optionally only N
+(:class:`etcdlite.embed.EtcdLite`): answer chosen methods with a chosen status (optionally only N
 times), delay chosen methods, pause the whole server, drop every client connection. Nothing of this
 is on by default and nothing changes in normal operation.
 
@@ -14,7 +14,7 @@ untouched, except for the long-lived methods, whose handler is wrapped once (cac
 call's task. Faults apply to calls that start while they are set; a pause also holds the messages of
 streams already open. The admin service (``etcdlite.admin.v1``) is never affected.
 
-Everything here runs on the server's event loop; :class:`server.embed.EtcdLite` takes calls from
+Everything here runs on the server's event loop; :class:`etcdlite.embed.EtcdLite` takes calls from
 other threads there.
 """
 

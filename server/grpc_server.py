@@ -40,7 +40,7 @@ def grpc_options(max_request_bytes: int) -> list[tuple[str, int]]:
 
 def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Server:
     """The gRPC server for ``node``. ``calls`` is the interceptor that injects faults and ends
-    long-lived calls on reset (see :mod:`server.faults`); the runtime always passes one."""
+    long-lived calls on reset (see :mod:`etcdlite.faults`); the runtime always passes one."""
     server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes),
                              interceptors=[calls] if calls is not None else None)
     services = rpc_pb2.DESCRIPTOR.services_by_name

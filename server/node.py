@@ -30,8 +30,6 @@ from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
 from .watch.watch_hub import WatchHub
 
-SERVER_VERSION = "3.5.0"
-CLUSTER_VERSION = "3.5.0"
 
 ALARM_NONE, ALARM_NOSPACE, ALARM_CORRUPT = 0, 1, 2
 ALARM_GET, ALARM_ACTIVATE, ALARM_DEACTIVATE = 0, 1, 2
@@ -350,7 +348,7 @@ class Node:
         await self._replace_state(Snapshot(1, -1))
 
     async def snapshot(self):
-        """The whole keyspace as a :class:`server.snapshot.Snapshot`: the history since compaction,
+        """The whole keyspace as a :class:`etcdlite.snapshot.Snapshot`: the history since compaction,
         the revision and compact revision, and every lease with its TTL and the time it has left."""
         from .snapshot import LeaseState, Snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etcd_targets import Target, etcd_binary, start_etcdlite, start_real_etcd
-from server.clock import ManualClock
+from etcdlite.clock import ManualClock
 
 TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd"]
 

@@ -17,9 +17,9 @@ from typing import Callable
 
 import grpc
 
-from server.clock import ManualClock
-from server.embed import EtcdLite
-from server.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+from etcdlite.clock import ManualClock
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 
 ETCD_START_TIMEOUT = 20.0
 
@@ -135,7 +135,7 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None) -> Target:
 
 def _wait_for_etcd(proc: subprocess.Popen, endpoint: str) -> bool:
     """Ready = a linearizable Range succeeds (the node elected itself)."""
-    from server.proto import rpc_pb2
+    from etcdlite.proto import rpc_pb2
     deadline = time.monotonic() + ETCD_START_TIMEOUT
     with grpc.insecure_channel(endpoint) as channel:
         stub = rpc_pb2_grpc.KVStub(channel)

@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from etcd_targets import free_port
-from server.embed import EtcdLite
-from server.proto import (etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc,
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import (etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc,
                           v3election_pb2, v3election_pb2_grpc, v3lock_pb2, v3lock_pb2_grpc)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,7 +128,7 @@ def test_admin_calls_are_refused_without_time_control():
 def _serve(*flags: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--memory", "--listen-client-urls", f"http://127.0.0.1:{port}",
+        [sys.executable, "-m", "etcdlite", "--memory", "--listen-client-urls", f"http://127.0.0.1:{port}",
          "--log-level", "error", *flags],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -10,13 +10,13 @@ import sys
 import grpc
 
 from etcd_targets import free_port
-from server.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _etcdlite(*args: str, cwd: str = REPO) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server", *args], cwd=cwd, text=True,
+    return subprocess.Popen([sys.executable, "-m", "etcdlite", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=REPO))
 
@@ -87,7 +87,7 @@ def test_default_data_dir_is_created_in_the_working_directory_and_serves(tmp_pat
 
 
 def test_progress_notify_interval_takes_go_durations():
-    from server.__main__ import parse_args
+    from etcdlite.__main__ import parse_args
     assert parse_args(["--experimental-watch-progress-notify-interval", "1m30s"]).watch_progress_notify_interval == 90
     assert parse_args(["--experimental-watch-progress-notify-interval", "100ms"]).watch_progress_notify_interval == 0.1
     assert parse_args([]).watch_progress_notify_interval == 600

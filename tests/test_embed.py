@@ -8,9 +8,9 @@ import socket
 import grpc
 import pytest
 
-from server.embed import EtcdLite
-from server.proto import rpc_pb2, rpc_pb2_grpc
-from server.runtime import StartupError
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.runtime import StartupError
 
 
 def _put_and_get(endpoint: str) -> tuple[int, bytes]:

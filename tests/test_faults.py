@@ -10,10 +10,10 @@ import time
 import grpc
 import pytest
 
-from server import faults
-from server.embed import EtcdLite
-from server.mvcc.requests import PutRequest
-from server.proto import (etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc,
+from etcdlite import faults
+from etcdlite.embed import EtcdLite
+from etcdlite.mvcc.requests import PutRequest
+from etcdlite.proto import (etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, rpc_pb2_grpc,
                           v3lock_pb2, v3lock_pb2_grpc)
 
 aetcd = pytest.importorskip("aetcd")
@@ -304,7 +304,7 @@ def test_dropped_connections_as_aetcd_sees_them(etcd):
 
 
 def test_where_connections_cannot_be_found_the_listeners_restart(etcd, channel, monkeypatch):
-    import server.runtime as runtime
+    import etcdlite.runtime as runtime
 
     monkeypatch.setattr(runtime, "drop_client_connections", lambda ports: None)
     kv = rpc_pb2_grpc.KVStub(channel)

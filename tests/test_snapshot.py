@@ -15,10 +15,10 @@ import grpc
 import pytest
 
 from etcd_targets import free_port
-from server import snapshot as snapshots
-from server.embed import EtcdLite
-from server.proto import rpc_pb2, rpc_pb2_grpc
-from server.runtime import StartupError
+from etcdlite import snapshot as snapshots
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.runtime import StartupError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVERYTHING = dict(key=b"\0", range_end=b"\0")
@@ -143,7 +143,7 @@ def test_the_command_line_starts_from_a_snapshot(source, tmp_path):
     expected = rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(**EVERYTHING))
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--memory", "--listen-client-urls", f"http://127.0.0.1:{port}",
+        [sys.executable, "-m", "etcdlite", "--memory", "--listen-client-urls", f"http://127.0.0.1:{port}",
          "--initial-snapshot", str(path), "--log-level", "error"],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -254,7 +254,7 @@ def test_the_command_line_refuses_a_bad_snapshot_in_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "etcdlite-snapshot", "version": 1}')
     proc = subprocess.run(
-        [sys.executable, "-m", "server", "--memory", "--listen-client-urls", f"http://127.0.0.1:{free_port()}",
+        [sys.executable, "-m", "etcdlite", "--memory", "--listen-client-urls", f"http://127.0.0.1:{free_port()}",
          "--initial-snapshot", str(bad)],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0

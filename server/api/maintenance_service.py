@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import errors
-from ..node import SERVER_VERSION, Node
+from .. import ETCD_VERSION
+from ..node import Node
 from ..proto import rpc_pb2, rpc_pb2_grpc
 from .header import header
 from .status import unary
@@ -23,7 +24,7 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
         node = self.node
         size, in_use = node.db_size()
         return rpc_pb2.StatusResponse(
-            header=self.header(), version=SERVER_VERSION, dbSize=size, dbSizeInUse=in_use,
+            header=self.header(), version=ETCD_VERSION, dbSize=size, dbSizeInUse=in_use,
             leader=node.member_id, raftIndex=node.raft_index, raftAppliedIndex=node.raft_index,
             raftTerm=node.raft_term, isLearner=False,
             errors=[f"memberID:{m} alarm:{_ALARM_NAMES.get(a, a)} " for m, a in sorted(node.alarms)])

@@ -2,7 +2,7 @@
 
 grpcio answers a request it cannot deserialize with Unknown and a Python exception text; grpc-go (so
 etcd) answers Internal "grpc: error unmarshalling request: …". Requests are therefore decoded here,
-and an unparsable one reaches the handler wrappers in :mod:`server.api.status` as a
+and an unparsable one reaches the handler wrappers in :mod:`etcdlite.api.status` as a
 :class:`Malformed` value, which end the call the way etcd does.
 """
 

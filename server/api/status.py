@@ -20,7 +20,7 @@ STREAM_UNMARSHAL_PREFIX = "grpc: failed to unmarshal the received message "
 
 
 class Malformed:
-    """A request message that could not be decoded (see :mod:`server.api.registration`)."""
+    """A request message that could not be decoded (see :mod:`etcdlite.api.registration`)."""
 
     __slots__ = ("reason",)
 

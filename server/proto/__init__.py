@@ -3,5 +3,5 @@ and etcdlite's own admin service (etcdlite.admin.v1).
 
 The ``*_pb2.py`` / ``*_pb2_grpc.py`` files are produced from ``protos/*.proto`` by
 ``scripts/gen_protos.py`` and register into the private descriptor pool of
-:mod:`server.proto._pool`. Do not edit them by hand; rerun the script.
+:mod:`etcdlite.proto._pool`. Do not edit them by hand; rerun the script.
 """

@@ -5,7 +5,7 @@
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
 from google.protobuf import descriptor as _descriptor
-from server.proto import _pool
+from etcdlite.proto import _pool
 from google.protobuf.internal import builder as _builder
 # protobuf runtime version check removed by scripts/gen_protos.py: this gencode
 # is used with protobuf>=6.31,<8 (see the script's docstring).
@@ -20,7 +20,7 @@ DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n\nauth.proto\x12\x06\x61uthpb\"%\n
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_pool.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'server.proto.auth_pb2', _globals)
+_pool.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'etcdlite.proto.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USERADDOPTIONS']._serialized_start=22

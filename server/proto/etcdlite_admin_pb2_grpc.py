@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from server.proto import etcdlite_admin_pb2 as etcdlite__admin__pb2
+from etcdlite.proto import etcdlite_admin_pb2 as etcdlite__admin__pb2
 
 GRPC_GENERATED_VERSION = '1.83.2'
 GRPC_VERSION = grpc.__version__

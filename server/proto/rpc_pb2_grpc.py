@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from server.proto import rpc_pb2 as rpc__pb2
+from etcdlite.proto import rpc_pb2 as rpc__pb2
 
 GRPC_GENERATED_VERSION = '1.83.2'
 GRPC_VERSION = grpc.__version__

@@ -5,7 +5,7 @@
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
 from google.protobuf import descriptor as _descriptor
-from server.proto import _pool
+from etcdlite.proto import _pool
 from google.protobuf.internal import builder as _builder
 # protobuf runtime version check removed by scripts/gen_protos.py: this gencode
 # is used with protobuf>=6.31,<8 (see the script's docstring).
@@ -14,14 +14,14 @@ from google.protobuf.internal import builder as _builder
 _sym_db = _pool.SYMBOL_DB
 
 
-from server.proto import rpc_pb2 as rpc__pb2
+from etcdlite.proto import rpc_pb2 as rpc__pb2
 
 
 DESCRIPTOR = _pool.POOL.AddSerializedFile(b'\n\x0cv3lock.proto\x12\x08v3lockpb\x1a\trpc.proto\"*\n\x0bLockRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05lease\x18\x02 \x01(\x03\"I\n\x0cLockResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader\x12\x0b\n\x03key\x18\x02 \x01(\x0c\"\x1c\n\rUnlockRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\">\n\x0eUnlockResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader2z\n\x04Lock\x12\x35\n\x04Lock\x12\x15.v3lockpb.LockRequest\x1a\x16.v3lockpb.LockResponse\x12;\n\x06Unlock\x12\x17.v3lockpb.UnlockRequest\x1a\x18.v3lockpb.UnlockResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_pool.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'server.proto.v3lock_pb2', _globals)
+_pool.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'etcdlite.proto.v3lock_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LOCKREQUEST']._serialized_start=37

@@ -1,4 +1,4 @@
-"""Test support: the pytest plugin (:mod:`server.testing.plugin`, registered as the ``etcdlite``
+"""Test support: the pytest plugin (:mod:`etcdlite.testing.plugin`, registered as the ``etcdlite``
 pytest11 entry point) and the object its fixtures give to tests (:class:`EtcdLiteFixture`)."""
 
 from __future__ import annotations

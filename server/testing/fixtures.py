@@ -18,7 +18,7 @@ class EtcdLiteFixture:
 
     ``endpoint`` / ``host`` / ``port`` / ``url`` say where it listens; ``channel`` is a connected
     ``grpc.Channel`` (``kv``, ``lease``, ``watch``, ``lock``, ``election``, ``maintenance`` and
-    ``cluster`` are stubs on it); ``server`` is the :class:`server.embed.EtcdLite`. Time, snapshot
+    ``cluster`` are stubs on it); ``server`` is the :class:`etcdlite.embed.EtcdLite`. Time, snapshot
     and fault calls are those of the server: ``advance``, ``save_snapshot``/``load_snapshot``,
     ``inject_error``, ``inject_delay``, ``pause``/``resume``, ``drop_connections``, ``clear_faults``
     (any other attribute is looked up on ``server`` too).
@@ -54,7 +54,7 @@ class EtcdLiteFixture:
     # -- the usual calls ------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """A fresh, empty keyspace (see :meth:`server.embed.EtcdLite.reset`)."""
+        """A fresh, empty keyspace (see :meth:`etcdlite.embed.EtcdLite.reset`)."""
         self.server.reset()
 
     def advance(self, seconds: float) -> int:

@@ -1,7 +1,7 @@
 """pytest plugin: etcdlite servers as fixtures. Registered as the ``etcdlite`` pytest11 entry point,
 so installing etcdlite is enough (``pytest -p no:etcdlite`` turns it off).
 
-Fixtures (each gives an :class:`server.testing.fixtures.EtcdLiteFixture`: ``endpoint``, ``host``,
+Fixtures (each gives an :class:`etcdlite.testing.fixtures.EtcdLiteFixture`: ``endpoint``, ``host``,
 ``port``, a ready ``channel``, ``server``):
 
 ``etcdlite``

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import grpc
 import pytest
 
-from server.proto import kv_pb2, rpc_pb2
+from etcdlite.proto import kv_pb2, rpc_pb2
 
 # Default single-node etcd identity (reference §2): name "default", peer URL http://localhost:2380,
 # token "etcd-cluster"; a fresh single node is at raft term 2.

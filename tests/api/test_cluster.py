@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from etcd_api_helpers import CLUSTER_ID, FRESH_RAFT_TERM, MEMBER_ID, put, rpc_error
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 NOT_FOUND = "etcdserver: member not found"
 

@@ -12,7 +12,7 @@ from etcd_api_helpers import (
                               StreamReader, assert_full_header, op_put, txn,
                               assert_pending, current_revision, delete, get, grant_id, kv_tuple,
                               put, revoke, rpc_error, wait_for_keys, wait_until)
-from server.proto import rpc_pb2, v3election_pb2
+from etcdlite.proto import rpc_pb2, v3election_pb2
 
 NO_LEADER = "election: no leader"
 NOT_LEADER = "election: not leader"

@@ -11,7 +11,7 @@ import grpc
 
 from etcd_api_helpers import (COMPACTED, FUTURE_REV, assert_full_header, current_revision, delete,
                               get, kv_tuples, put, rpc_error)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 EMPTY_STORE_HASH = 1084519789  # CRC-32C of b"key"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from etcd_api_helpers import EMPTY_KEY, R, current_revision, delete, get, keys, put, rpc_error
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def test_empty_key_is_rejected_by_range_put_and_delete_range(target):

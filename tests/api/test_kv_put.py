@@ -8,7 +8,7 @@ import grpc
 from etcd_api_helpers import (EMPTY_KEY, KEY_NOT_FOUND, LEASE_NOT_FOUND, LEASE_PROVIDED,
                               VALUE_PROVIDED, assert_full_header, current_revision, delete, get,
                               kv_tuple, kv_tuples, put, rpc_error)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def test_put_creates_one_revision_per_put_even_for_an_identical_value(target):

@@ -7,7 +7,7 @@ import grpc
 
 from etcd_api_helpers import (COMPACTED, FUTURE_REV, R, assert_full_header, delete, get, keys,
                               kv_tuples, put, rpc_error)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def _abcd(target) -> None:

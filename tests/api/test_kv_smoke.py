@@ -1,4 +1,4 @@
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def test_first_put_creates_revision_two(target):

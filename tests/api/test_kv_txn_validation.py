@@ -9,7 +9,7 @@ from etcd_api_helpers import (C, COMPACTED, DUPLICATE_KEY, EMPTY_KEY, FUTURE_REV
                               LEASE_NOT_FOUND, LEASE_PROVIDED, TOO_MANY_OPS, VALUE_PROVIDED, cmp,
                               current_revision, get, keys, kv_tuples, op_delete, op_put, op_range,
                               op_txn, put, rpc_error, txn)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def _ranges(n: int) -> list:

@@ -14,7 +14,7 @@ from etcd_api_helpers import (DELETE, LEASE_EXISTS, LEASE_NOT_FOUND, LEASE_TTL_T
                               assert_full_header, current_revision, delete, event_tuples, get,
                               grant, kv_tuples, lease_ids, op_put, put, response_shape, revoke,
                               rpc_error, time_to_live, txn)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def _attached(target, lease_id: int) -> list[bytes]:

@@ -16,7 +16,7 @@ from etcd_api_helpers import (
                               assert_full_header, assert_pending, event_tuples,
                               cmp, current_revision, delete, get, grant_id, kv_tuple, op_put, put,
                               revoke, rpc_error, txn, wait_for_keys, wait_until)
-from server.proto import rpc_pb2, v3lock_pb2
+from etcdlite.proto import rpc_pb2, v3lock_pb2
 
 SESSION_EXPIRED = "mutex: session is expired"
 RESULT_TIMEOUT = 10.0  # bound on waiting for a lock that must be granted

@@ -7,7 +7,7 @@ import grpc
 from etcd_api_helpers import (CORRUPT, MEMBER_ID, NO_SPACE, FRESH_RAFT_TERM, assert_full_header,
                               current_revision, delete, get, kv_tuples, op_delete, op_put,
                               op_range, op_txn, put, rpc_error, txn)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 A = rpc_pb2.AlarmRequest
 

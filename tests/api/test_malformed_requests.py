@@ -9,7 +9,7 @@ import queue
 import grpc
 import pytest
 
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 GARBAGE = b"\x0a\x05ab"  # a key field that claims 5 bytes and has 2
 PREFIX = "grpc: error unmarshalling request: "

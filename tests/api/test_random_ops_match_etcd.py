@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 pytestmark = pytest.mark.skipif(
     etcd_binary() is None,

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 QUOTA = 512 * 1024
 NO_SPACE = "etcdserver: mvcc: database space exceeded"

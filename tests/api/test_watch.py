@@ -10,7 +10,7 @@ from __future__ import annotations
 from etcd_api_helpers import (DELETE, NODELETE, NOPUT, PUT, WATCH_DUPLICATE_ID, WATCH_EMPTY_RANGE,
                               WatchStream, assert_full_header, delete, event_tuples, grant,
                               op_delete, op_put, put, response_shape, txn)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 CREATED = (True, False, 0, "")  # (created, canceled, compact_revision, cancel_reason)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 VALUE = b"x" * 1_000_000  # three of them exceed one 2 MiB response, two do not
 

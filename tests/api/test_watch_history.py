@@ -11,7 +11,7 @@ from __future__ import annotations
 from etcd_api_helpers import (CLUSTER_ID, COMPACTED, DELETE, FRESH_RAFT_TERM, MEMBER_ID, PUT,
                               WATCH_DUPLICATE_ID, WatchStream, delete, event_tuples, op_delete,
                               op_put, put, response_shape, txn)
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 
 def _compact(target, revision: int) -> None:

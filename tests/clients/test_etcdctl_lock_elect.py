@@ -14,7 +14,7 @@ import time
 import pytest
 
 from etcd_targets import etcdctl_binary
-from server.proto import rpc_pb2, v3election_pb2, v3lock_pb2
+from etcdlite.proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
 PROCESS_TIMEOUT = 30.0  # no etcdctl process may live longer than this
 LINE_TIMEOUT = 10.0

@@ -36,7 +36,7 @@ def test_aetcd_imported_first_talks_to_in_process_etcdlite():
     out = _run("""
         import asyncio
         import aetcd
-        from server.embed import EtcdLite
+        from etcdlite.embed import EtcdLite
 
         async def main():
             async with EtcdLite() as etcd:
@@ -57,7 +57,7 @@ def test_python_etcd3_imported_first_talks_to_in_process_etcdlite():
     # python-etcd3 0.12 ships generated code that only the pure-Python protobuf runtime still loads.
     out = _run("""
         import etcd3
-        from server.embed import EtcdLite
+        from etcdlite.embed import EtcdLite
 
         with EtcdLite() as etcd:
             client = etcd3.client(host=etcd.host, port=etcd.port)

@@ -1,4 +1,4 @@
-"""The lock and election recipes of the core (server.concurrency) under random interleavings
+"""The lock and election recipes of the core (etcdlite.concurrency) under random interleavings
 (hypothesis stateful test), without gRPC.
 
 One in-memory Node on a manual clock and one event loop. Lock and Campaign calls run as asyncio
@@ -30,16 +30,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from server.clock import ManualClock
-from server.concurrency import election, mutex
-from server.concurrency.errors import NO_LEADER, NOT_LEADER, SESSION_EXPIRED
-from server.config import Config
-from server.errors import EtcdError
-from server.mvcc.requests import (SORT_ASCEND, TARGET_CREATE, PutRequest,
+from etcdlite.clock import ManualClock
+from etcdlite.concurrency import election, mutex
+from etcdlite.concurrency.errors import NO_LEADER, NOT_LEADER, SESSION_EXPIRED
+from etcdlite.config import Config
+from etcdlite.errors import EtcdError
+from etcdlite.mvcc.requests import (SORT_ASCEND, TARGET_CREATE, PutRequest,
                                   RangeRequest)
-from server.node import Node
-from server.storage.memory import MemoryBackend
-from server.watch.key_ranges import prefix_end
+from etcdlite.node import Node
+from etcdlite.storage.memory import MemoryBackend
+from etcdlite.watch.key_ranges import prefix_end
 
 LOCK_NAMES = (b"L1", b"L2")
 ELECTION = b"E"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
-from server.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2
 
 ROOT = str(Path(__file__).resolve().parents[2])
 LOCK_NAME = b"stress/lock"
@@ -38,7 +38,7 @@ RUN_DEADLINE = 18.0  # one target's whole run; the test covers two targets (< 40
 WORKER = r'''
 import json, sys, threading, time
 import grpc
-from server.proto import rpc_pb2, rpc_pb2_grpc, v3lock_pb2, v3lock_pb2_grpc
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc, v3lock_pb2, v3lock_pb2_grpc
 
 endpoint, worker, rounds, ttl, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 LOCK, COUNTER = b"stress/lock", b"stress/counter"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 
-from server.clock import ManualClock
-from server.embed import EtcdLite
-from server.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.clock import ManualClock
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 
 def _stubs(endpoint: str):

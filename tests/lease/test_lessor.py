@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from server import errors
-from server.clock import ManualClock
-from server.lease.lessor import MAX_LEASE_TTL, MIN_LEASE_TTL, Lessor
-from server.mvcc.key_index import Change
-from server.mvcc.kv import KeyValue
-from server.mvcc.store import Commit
+from etcdlite import errors
+from etcdlite.clock import ManualClock
+from etcdlite.lease.lessor import MAX_LEASE_TTL, MIN_LEASE_TTL, Lessor
+from etcdlite.mvcc.key_index import Change
+from etcdlite.mvcc.kv import KeyValue
+from etcdlite.mvcc.store import Commit
 
 
 def _put(key: bytes, lease: int, rev: int = 2) -> Change:

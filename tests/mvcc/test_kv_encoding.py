@@ -12,8 +12,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.mvcc.kv import KeyValue, decode_key_value, encode_key_value
-from server.proto import kv_pb2
+from etcdlite.mvcc.kv import KeyValue, decode_key_value, encode_key_value
+from etcdlite.proto import kv_pb2
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from server import errors
-from server.errors import EtcdError
-from server.mvcc.kv import KeyValue
-from server.mvcc.requests import (
+from etcdlite import errors
+from etcdlite.errors import EtcdError
+from etcdlite.mvcc.kv import KeyValue
+from etcdlite.mvcc.requests import (
     CMP_CREATE,
     CMP_EQUAL,
     CMP_GREATER,
@@ -49,8 +49,8 @@ from server.mvcc.requests import (
     TxnRequest,
     TxnResult,
 )
-from server.mvcc.store import MVCCStore
-from server.proto import kv_pb2
+from etcdlite.mvcc.store import MVCCStore
+from etcdlite.proto import kv_pb2
 
 # -- the reference model ------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server import errors
-from server.mvcc.requests import DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest
-from server.mvcc.store import MVCCStore
+from etcdlite import errors
+from etcdlite.mvcc.requests import DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest
+from etcdlite.mvcc.store import MVCCStore
 
 
 def test_put_with_ignore_value_after_a_from_key_delete_of_its_key_refuses_the_whole_txn():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from server.api import convert
-from server.mvcc import wire_size
-from server.proto import rpc_pb2
+from etcdlite.api import convert
+from etcdlite.mvcc import wire_size
+from etcdlite.proto import rpc_pb2
 
 small_bytes = st.binary(max_size=300)
 ints = st.integers(-(2**63), 2**63 - 1)

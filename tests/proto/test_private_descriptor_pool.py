@@ -1,4 +1,4 @@
-"""server.proto must coexist with other etcd stubs (python-etcd3, aetcd) in one interpreter.
+"""etcdlite.proto must coexist with other etcd stubs (python-etcd3, aetcd) in one interpreter.
 
 Those libraries register etcdserverpb/mvccpb/authpb in protobuf's *default* descriptor
 pool; our generated modules use the private pool of server/proto/_pool.py.
@@ -32,7 +32,7 @@ _SCRIPT = textwrap.dedent(
         return kv, rpc
 
     def import_ours():
-        from server.proto import kv_pb2, rpc_pb2, v3lock_pb2, v3election_pb2_grpc  # noqa: F401
+        from etcdlite.proto import kv_pb2, rpc_pb2, v3lock_pb2, v3election_pb2_grpc  # noqa: F401
         return kv_pb2, rpc_pb2
 
     if order == "foreign-first":
@@ -43,7 +43,7 @@ _SCRIPT = textwrap.dedent(
         f_kv, f_rpc = import_foreign()
 
     from google.protobuf import descriptor_pool, symbol_database
-    from server.proto import _pool, v3lock_pb2, v3election_pb2, v3election_pb2_grpc
+    from etcdlite.proto import _pool, v3lock_pb2, v3election_pb2, v3election_pb2_grpc
 
     default = descriptor_pool.Default()
     # The default pool still belongs to the foreign stubs ...
@@ -239,7 +239,7 @@ def test_method_paths_are_etcds():
 
     channel, server = _RecordingChannel(), _RecordingServer()
     for module_name, services in _STUBS:
-        module = importlib.import_module(f"server.proto.{module_name}")
+        module = importlib.import_module(f"etcdlite.proto.{module_name}")
         for service in services:
             getattr(module, f"{service}Stub")(channel)
             getattr(module, f"add_{service}Servicer_to_server")(
@@ -250,7 +250,7 @@ def test_method_paths_are_etcds():
 
 
 def test_stub_serializers_use_private_pool_classes():
-    from server.proto import _pool, rpc_pb2, rpc_pb2_grpc
+    from etcdlite.proto import _pool, rpc_pb2, rpc_pb2_grpc
 
     channel = _RecordingChannel()
     stub = rpc_pb2_grpc.KVStub(channel)

@@ -2,7 +2,7 @@
 
 etcd's .proto files (Debian's golang-etcd-server-dev tree) are stripped of gogoproto and
 google.api annotations, compiled with grpc_tools.protoc, and compared descriptor by
-descriptor with the FileDescriptorProtos embedded in server.proto's generated modules.
+descriptor with the FileDescriptorProtos embedded in etcdlite.proto's generated modules.
 Our 3.5/3.6 additions are allowed, but only the ones listed in EXTRAS.
 """
 
@@ -101,7 +101,7 @@ def etcd_files(tmp_path_factory):
 def our_files():
     from google.protobuf import descriptor_pb2
 
-    from server.proto import auth_pb2, kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
+    from etcdlite.proto import auth_pb2, kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
     return [
         descriptor_pb2.FileDescriptorProto.FromString(m.DESCRIPTOR.serialized_pb)
@@ -250,7 +250,7 @@ def test_additions_have_the_upstream_shape(our_files):
 
 
 def test_negative_int64_is_a_ten_byte_varint():
-    from server.proto import kv_pb2, rpc_pb2
+    from etcdlite.proto import kv_pb2, rpc_pb2
 
     kv = kv_pb2.KeyValue(key=b"a", create_revision=2, mod_revision=2, version=1, value=b"1")
     assert kv.SerializeToString() == bytes.fromhex("0a01611002180220012a0131")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from server.config import Config
-from server.mvcc.requests import PutRequest, RangeRequest
-from server.node import Node
-from server.storage.backend import Batch
-from server.storage.memory import MemoryBackend
+from etcdlite.config import Config
+from etcdlite.mvcc.requests import PutRequest, RangeRequest
+from etcdlite.node import Node
+from etcdlite.storage.backend import Batch
+from etcdlite.storage.memory import MemoryBackend
 
 
 class GatedBackend(MemoryBackend):
@@ -114,7 +114,7 @@ def test_watchers_get_each_event_once_when_writes_share_a_sync():
 
 def test_compaction_cannot_pass_the_durable_revision():
     async def main() -> None:
-        from server import errors
+        from etcdlite import errors
         import pytest
         backend = GatedBackend()
         node = _node(backend)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import lmdb
 import pytest
 
-from server.mvcc.key_index import Change
-from server.mvcc.kv import KeyValue
-from server.storage.backend import Batch, StorageError
-from server.storage.lmdb_backend import LmdbBackend
+from etcdlite.mvcc.key_index import Change
+from etcdlite.mvcc.kv import KeyValue
+from etcdlite.storage.backend import Batch, StorageError
+from etcdlite.storage.lmdb_backend import LmdbBackend
 
 
 def test_batches_are_read_back_in_revision_order_with_tombstones_and_meta(tmp_path):

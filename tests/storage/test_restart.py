@@ -12,8 +12,8 @@ import time
 import grpc
 
 from etcd_targets import free_port
-from server.embed import EtcdLite
-from server.proto import rpc_pb2, rpc_pb2_grpc
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -71,7 +71,7 @@ def test_raft_term_grows_by_one_per_start(tmp_path):
 
 def _start_process(data: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--data-dir", data, "--listen-client-urls",
+        [sys.executable, "-m", "etcdlite", "--data-dir", data, "--listen-client-urls",
          f"http://127.0.0.1:{port}", "--log-level", "error"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, PYTHONPATH=REPO))

@@ -53,14 +53,14 @@ def run(pytester: pytest.Pytester, dist_dir: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_the_plugin_is_declared_as_a_pytest11_entry_point():
-    assert _declared_entry_points() == {"etcdlite": "server.testing.plugin"}
+    assert _declared_entry_points() == {"etcdlite": "etcdlite.testing.plugin"}
 
 
 def test_fixtures_give_endpoint_host_port_a_ready_channel_and_the_server(pytester, run):
     pytester.makepyfile(test_shape="""
         import grpc
-        from server.embed import EtcdLite
-        from server.proto import rpc_pb2
+        from etcdlite.embed import EtcdLite
+        from etcdlite.proto import rpc_pb2
 
         def test_shape(etcdlite, etcdlite_session):
             assert etcdlite is etcdlite_session
@@ -89,7 +89,7 @@ def test_every_test_gets_a_fresh_empty_keyspace(pytester, run):
         import threading
         import grpc
         import pytest
-        from server.proto import rpc_pb2, v3election_pb2, v3lock_pb2
+        from etcdlite.proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
         LEFT = {}
 
@@ -146,7 +146,7 @@ def test_every_test_gets_a_fresh_empty_keyspace(pytester, run):
 def test_manual_clock_fixture_expires_a_lease_without_sleeping(pytester, run):
     pytester.makepyfile(test_clock="""
         import time
-        from server.proto import rpc_pb2
+        from etcdlite.proto import rpc_pb2
 
         def test_expiry(etcdlite_manual_clock):
             etcd = etcdlite_manual_clock
@@ -168,7 +168,7 @@ def test_manual_clock_fixture_expires_a_lease_without_sleeping(pytester, run):
 def test_faults_do_not_outlive_their_test(pytester, run):
     pytester.makepyfile(test_faults_scope="""
         import grpc, pytest
-        from server.proto import rpc_pb2
+        from etcdlite.proto import rpc_pb2
 
         def test_breaks_everything(etcdlite):
             etcdlite.inject_error("Put", grpc.StatusCode.UNAVAILABLE, "down")
@@ -194,7 +194,7 @@ def test_xdist_workers_have_their_own_servers(pytester, run, tmp_path):
     pytester.makepyfile(test_parallel=f"""
         import json, os, time
         import pytest
-        from server.proto import rpc_pb2
+        from etcdlite.proto import rpc_pb2
 
         @pytest.mark.parametrize("i", range(12))
         def test_isolated(etcdlite, i):

@@ -9,8 +9,8 @@ import time
 import grpc
 import pytest
 
-from server.embed import EtcdLite
-from server.proto import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2, v3lock_pb2_grpc
+from etcdlite.embed import EtcdLite
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2, v3lock_pb2_grpc
 
 EVERYTHING = dict(key=b"\0", range_end=b"\0")
 

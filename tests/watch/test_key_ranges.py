@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from server.watch.key_ranges import KeyRanges, in_range, prefix_end
+from etcdlite.watch.key_ranges import KeyRanges, in_range, prefix_end
 
 
 def test_prefix_end_is_the_clients_successor():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from server.clock import ManualClock
-from server.mvcc.requests import DeleteRangeRequest, PutRequest, TxnRequest
-from server.mvcc.store import MVCCStore
-from server.watch.events import DELETE, PUT
-from server.watch.watch_hub import EMPTY_RANGE, WatchHub
-from server.watch.watcher import STREAM_BUFFER
+from etcdlite.clock import ManualClock
+from etcdlite.mvcc.requests import DeleteRangeRequest, PutRequest, TxnRequest
+from etcdlite.mvcc.store import MVCCStore
+from etcdlite.watch.events import DELETE, PUT
+from etcdlite.watch.watch_hub import EMPTY_RANGE, WatchHub
+from etcdlite.watch.watcher import STREAM_BUFFER
 
 
 class Harness:

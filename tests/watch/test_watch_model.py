@@ -14,14 +14,14 @@ import asyncio
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from server.clock import ManualClock
-from server.config import Config
-from server.errors import EtcdError
-from server.mvcc.requests import DeleteRangeRequest, PutRequest, TxnRequest
-from server.node import Node
-from server.storage.memory import MemoryBackend
-from server.watch.events import DELETE, FILTER_NODELETE, FILTER_NOPUT, PUT
-from server.watch.key_ranges import in_range, prefix_end
+from etcdlite.clock import ManualClock
+from etcdlite.config import Config
+from etcdlite.errors import EtcdError
+from etcdlite.mvcc.requests import DeleteRangeRequest, PutRequest, TxnRequest
+from etcdlite.node import Node
+from etcdlite.storage.memory import MemoryBackend
+from etcdlite.watch.events import DELETE, FILTER_NODELETE, FILTER_NOPUT, PUT
+from etcdlite.watch.key_ranges import in_range, prefix_end
 
 KEYS = [b"a", b"ab", b"b", b"ba", b"c"]
 RANGES = [(b"a", b""), (b"a", prefix_end(b"a")), (b"b", b"\x00"), (b"\x00", b"\x00"), (b"ab", b"c")]
