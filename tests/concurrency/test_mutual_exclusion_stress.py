@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
+from etcd_targets import start_target
 from etcdlite.proto import rpc_pb2
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -85,16 +85,10 @@ report(event="done")
 '''
 
 
-@pytest.fixture(params=["etcdlite", "etcd"])
+@pytest.fixture(params=["etcdlite", "etcd-3.4", "etcd-3.5"])
 def server(request):
     """etcdlite on the real clock (leases must expire in real time) and a real etcd."""
-    if request.param == "etcd":
-        binary = etcd_binary()
-        if binary is None:
-            pytest.skip("real etcd not installed")
-        target = start_real_etcd(binary)
-    else:
-        target = start_etcdlite()
+    target = start_target(request.param)
     yield target
     target.close()
 
