@@ -37,8 +37,11 @@ its bundled protoc/plugin version, so regenerate with exactly that version.
   warnings-as-errors. The version floor is enforced by the package metadata
   rather than by the gencode.
 
-The grpcio version guard in ``*_pb2_grpc.py`` (``grpcio>=1.83.2``) is left as
-generated: grpcio is pinned to that version anyway.
+The grpcio version guard in ``*_pb2_grpc.py`` (``grpcio>=1.83.2``, the version of
+grpcio-tools that generated them) is removed as well: the generated stubs and
+handlers use only APIs that grpcio has had since 1.63 (``_registered_method``,
+``add_registered_method_handlers``), and the package metadata states the range
+that the test suite proves (pyproject's ``dependencies``).
 
 Output is deterministic: the same protos and the same grpcio-tools version always
 give byte-identical files.
@@ -159,7 +162,22 @@ def _postprocess_pb2(text: str, fname: str) -> str:
     return text
 
 
+_GRPC_GUARD_RE = re.compile(
+    r"^GRPC_GENERATED_VERSION = '([\d.]+)'\n(?:.*\n)*?    \)\n", re.MULTILINE
+)
+#: the line tests/proto/test_generated_code_is_fresh.py reads the generator's version from
+GENERATED_BY = "# Generated with grpcio-tools "
+_GRPC_GUARD_NOTE = (
+    GENERATED_BY + "\\1; its grpcio version guard was removed by scripts/gen_protos.py:\n"
+    "# the supported grpcio range is the package's (see the script's docstring).\n"
+)
+
+
 def _postprocess_grpc(text: str, fname: str) -> str:
+    text, n = _GRPC_GUARD_RE.subn(_GRPC_GUARD_NOTE, text)
+    if n != 1:
+        raise SystemExit(f"{fname}: grpcio version guard not found in protoc output")
+    text = _replace_once(text, "import warnings\n", "", fname)
     return _rewrite_imports(text, fname)
 
 

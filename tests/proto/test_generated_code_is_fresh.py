@@ -8,6 +8,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = REPO_ROOT / "server" / "proto"
+GENERATED_BY = "# Generated with grpcio-tools "  # scripts/gen_protos.py writes this line
 REGEN_HINT = "run `python scripts/gen_protos.py` from the repository root and commit the result"
 
 pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate the protos")
@@ -19,9 +20,9 @@ def _generated(directory: Path) -> dict[str, bytes]:
 
 def _checked_in_grpc_tools_version() -> str:
     for line in (CHECKED_IN / "rpc_pb2_grpc.py").read_text().splitlines():
-        if line.startswith("GRPC_GENERATED_VERSION = "):
-            return line.split("=", 1)[1].strip().strip("'\"")
-    raise AssertionError("GRPC_GENERATED_VERSION not found in server/proto/rpc_pb2_grpc.py")
+        if line.startswith(GENERATED_BY):
+            return line[len(GENERATED_BY):].split(";", 1)[0]
+    raise AssertionError(f"{GENERATED_BY!r} not found in server/proto/rpc_pb2_grpc.py")
 
 
 def test_generated_code_is_fresh(tmp_path):
