@@ -27,12 +27,12 @@ its bundled protoc/plugin version, so regenerate with exactly that version.
 * do not call ``runtime_version.ValidateProtobufRuntimeVersion``. grpcio-tools
   1.83.2 emits protobuf *7.35.1* gencode, and that check rejects any runtime
   with a different major version (hard ``VersionError`` under protobuf 6.x) or
-  an older minor. The project supports ``protobuf>=6.31,<8``. The generated
-  code itself uses only APIs that 6.31 and 7.x both have
+  an older minor. The project supports ``protobuf>=4.25,<8``. The generated
+  code itself uses only APIs that 4.25 and 7.x both have
   (``DescriptorPool.AddSerializedFile``, ``internal.builder``,
   ``_USE_C_DESCRIPTORS``, ``_loaded_options``). The protos use no options or
   extensions, so no newer descriptor features are involved.
-  Checked with protobuf 6.31.1 and 7.36.2, upb and pure-Python backends;
+  Checked with protobuf 4.25.0 and 7.36.2 (.ci/run runs the suite with both);
   ``tests/proto`` imports the modules under the installed runtime with
   warnings-as-errors. The version floor is enforced by the package metadata
   rather than by the gencode.
@@ -105,7 +105,7 @@ _RUNTIME_CALL_RE = re.compile(
 )
 _RUNTIME_NOTE = (
     "# protobuf runtime version check removed by scripts/gen_protos.py: this gencode\n"
-    "# is used with protobuf>=6.31,<8 (see the script's docstring).\n"
+    "# is used with protobuf>=4.25,<8 (see the script's docstring).\n"
 )
 
 _POOL_IMPORT = "from google.protobuf import descriptor_pool as _descriptor_pool\n"

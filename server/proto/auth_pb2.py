@@ -8,7 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from etcdlite.proto import _pool
 from google.protobuf.internal import builder as _builder
 # protobuf runtime version check removed by scripts/gen_protos.py: this gencode
-# is used with protobuf>=6.31,<8 (see the script's docstring).
+# is used with protobuf>=4.25,<8 (see the script's docstring).
 # @@protoc_insertion_point(imports)
 
 _sym_db = _pool.SYMBOL_DB
