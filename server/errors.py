@@ -68,3 +68,54 @@ INVALID_MEMBER_URLS = _err("INVALID_ARGUMENT", "etcdserver: given member URLs ar
 RECONFIG_NOT_ENOUGH_MEMBERS = "etcdserver: re-configuration failed due to not enough started members"
 MEMBER_NOT_LEARNER = _err("FAILED_PRECONDITION", "etcdserver: can only promote a learner member")
 BAD_LEADER_TRANSFEREE = _err("FAILED_PRECONDITION", "etcdserver: bad leader transferee")
+
+# Auth: the public statuses (rpctypes), and the raw "auth: ..." texts that etcd answers, with code
+# Unknown, where its handlers return the auth store's error unconverted (Hash, HashKV, Defragment,
+# Snapshot, Lock/Election) or where no public status exists (a password given for a no-password user).
+AUTH_ROOT_USER_NOT_EXIST = _err("FAILED_PRECONDITION", "etcdserver: root user does not exist")
+AUTH_ROOT_ROLE_NOT_EXIST = _err("FAILED_PRECONDITION", "etcdserver: root user does not have root role")
+AUTH_USER_ALREADY_EXIST = _err("FAILED_PRECONDITION", "etcdserver: user name already exists")
+AUTH_USER_EMPTY = _err("INVALID_ARGUMENT", "etcdserver: user name is empty")
+AUTH_USER_NOT_FOUND = _err("FAILED_PRECONDITION", "etcdserver: user name not found")
+AUTH_ROLE_ALREADY_EXIST = _err("FAILED_PRECONDITION", "etcdserver: role name already exists")
+AUTH_ROLE_NOT_FOUND = _err("FAILED_PRECONDITION", "etcdserver: role name not found")
+AUTH_ROLE_EMPTY = _err("INVALID_ARGUMENT", "etcdserver: role name is empty")
+AUTH_PERMISSION_NOT_GIVEN = _err("INVALID_ARGUMENT", "etcdserver: permission not given")
+AUTH_FAILED = _err("INVALID_ARGUMENT", "etcdserver: authentication failed, invalid user ID or password")
+AUTH_NO_PASSWORD_USER = _err("UNKNOWN", "auth: authentication failed, password was given for no password user")
+AUTH_PERMISSION_DENIED = _err("PERMISSION_DENIED", "etcdserver: permission denied")
+AUTH_ROLE_NOT_GRANTED = _err("FAILED_PRECONDITION", "etcdserver: role is not granted to the user")
+AUTH_PERMISSION_NOT_GRANTED = _err("FAILED_PRECONDITION", "etcdserver: permission is not granted to the role")
+AUTH_NOT_ENABLED = _err("FAILED_PRECONDITION", "etcdserver: authentication is not enabled")
+AUTH_INVALID_TOKEN = _err("UNAUTHENTICATED", "etcdserver: invalid auth token")
+AUTH_INVALID_MGMT = _err("INVALID_ARGUMENT", "etcdserver: invalid auth management")
+AUTH_OLD_REVISION = _err("INVALID_ARGUMENT", "etcdserver: revision of auth store is old")
+
+_RAW_AUTH_TEXT = {
+    AUTH_ROOT_USER_NOT_EXIST: "auth: root user does not exist",
+    AUTH_ROOT_ROLE_NOT_EXIST: "auth: root user does not have root role",
+    AUTH_USER_ALREADY_EXIST: "auth: user already exists",
+    AUTH_USER_EMPTY: "auth: user name is empty",
+    AUTH_USER_NOT_FOUND: "auth: user not found",
+    AUTH_ROLE_ALREADY_EXIST: "auth: role already exists",
+    AUTH_ROLE_NOT_FOUND: "auth: role not found",
+    AUTH_ROLE_EMPTY: "auth: role name is empty",
+    AUTH_PERMISSION_NOT_GIVEN: "auth: permission not given",
+    AUTH_FAILED: "auth: authentication failed, invalid user ID or password",
+    AUTH_PERMISSION_DENIED: "auth: permission denied",
+    AUTH_ROLE_NOT_GRANTED: "auth: role is not granted to the user",
+    AUTH_PERMISSION_NOT_GRANTED: "auth: permission is not granted to the role",
+    AUTH_NOT_ENABLED: "auth: authentication is not enabled",
+    AUTH_INVALID_TOKEN: "auth: invalid auth token",
+    AUTH_INVALID_MGMT: "auth: invalid auth management",
+    AUTH_OLD_REVISION: "auth: revision in header is old",
+}
+
+_RAW_AUTH_BY_STATUS = {(public.code, public.message): raw for public, raw in _RAW_AUTH_TEXT.items()}
+
+
+def unconverted(error: EtcdError) -> EtcdError:
+    """The status etcd gives where a handler returns the auth store's error without converting it:
+    code Unknown with the store's own "auth: ..." text (other errors pass through)."""
+    raw = _RAW_AUTH_BY_STATUS.get((error.code, error.message))
+    return EtcdError("UNKNOWN", raw) if raw is not None else error
