@@ -14,8 +14,8 @@ from .api.watch_service import WatchService
 from .api.maintenance_service import MaintenanceService
 from .faults import CallControl
 from .node import Node
-from .api.registration import add_service
-from .proto import etcdlite_admin_pb2_grpc, rpc_pb2, v3election_pb2, v3lock_pb2
+from .api.registration import add_service, unknown_methods_handler
+from .proto import etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, v3election_pb2, v3lock_pb2
 
 _MiB = 1024 * 1024
 
@@ -44,13 +44,21 @@ def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Serve
     server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes),
                              interceptors=[calls] if calls is not None else None)
     services = rpc_pb2.DESCRIPTOR.services_by_name
-    add_service(server, KVService(node), services["KV"])
-    add_service(server, MaintenanceService(node), services["Maintenance"])
-    add_service(server, ClusterService(node), services["Cluster"])
-    add_service(server, LeaseService(node), services["Lease"])
-    add_service(server, WatchService(node), services["Watch"])
-    add_service(server, LockService(node), v3lock_pb2.DESCRIPTOR.services_by_name["Lock"])
-    add_service(server, ElectionService(node), v3election_pb2.DESCRIPTOR.services_by_name["Election"])
+    served = [
+        (KVService(node), services["KV"]),
+        (MaintenanceService(node), services["Maintenance"]),
+        (ClusterService(node), services["Cluster"]),
+        (LeaseService(node), services["Lease"]),
+        (WatchService(node), services["Watch"]),
+        (None, services["Auth"]),  # not served yet: every call answers "method X not implemented"
+        (LockService(node), v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]),
+        (ElectionService(node), v3election_pb2.DESCRIPTOR.services_by_name["Election"]),
+    ]
+    for servicer, service in served:
+        add_service(server, servicer, service)
     etcdlite_admin_pb2_grpc.add_AdminServicer_to_server(
         AdminService(node, node.config.time_control), server)
+    admin = etcdlite_admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+    server.add_generic_rpc_handlers((unknown_methods_handler(
+        [service.full_name for _, service in served] + [admin.full_name]),))
     return server

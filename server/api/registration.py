@@ -1,21 +1,29 @@
-"""Registering servicers from the service descriptors, with etcd's answer to unparsable requests.
+"""Registering servicers from the service descriptors, with grpc-go's answers where grpcio has its own.
 
 grpcio answers a request it cannot deserialize with Unknown and a Python exception text; grpc-go (so
 etcd) answers Internal "grpc: error unmarshalling request: …". Requests are therefore decoded here,
 and an unparsable one reaches the handler wrappers in :mod:`etcdlite.api.status` as a
 :class:`Malformed` value, which end the call the way etcd does.
+
+grpcio answers a call of a method it has no handler for with "Method not found!", and one whose
+servicer lacks the method with a logged traceback and "Method not implemented!". grpc-go says
+"unknown service X" or "unknown method Y for service X", and a generated server that does not
+implement a method says "method Y not implemented". :func:`add_service` registers etcd's methods
+that etcdlite does not serve with that last answer, and :func:`unknown_methods_handler`, registered
+after every service, gives the first two.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
-from .status import Malformed
+from .status import (MALFORMED_METHOD_NAME, METHOD_NOT_IMPLEMENTED, UNKNOWN_METHOD, UNKNOWN_SERVICE,
+                     UNMARSHAL_PREFIX, Malformed)
 
 _FACTORIES = {
     (False, False): grpc.unary_unary_rpc_method_handler,
@@ -37,14 +45,97 @@ def _decoder(message_class: Any):
     return decode
 
 
+def _implementation(servicer: Any, name: str) -> Callable | None:
+    """The servicer's own handler for ``name``; None where it only has the generated base class's
+    placeholder (which raises NotImplementedError) or nothing."""
+    if servicer is None:
+        return None
+    for cls in type(servicer).__mro__:
+        if name in vars(cls):
+            if cls.__module__.endswith("_pb2_grpc"):
+                return None
+            return getattr(servicer, name)
+    return None
+
+
+def _not_implemented(name: str, request_streaming: bool) -> Callable:
+    """A handler answering as a grpc-go server does for a method it registers but does not implement:
+    the request is decoded first (a malformed one gets the unmarshal error), then UNIMPLEMENTED."""
+    details = METHOD_NOT_IMPLEMENTED.format(method=name)
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        if not request_streaming and type(request) is Malformed:
+            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, details)
+
+    refuse.__name__ = name
+    return refuse
+
+
 def add_service(server: grpc.aio.Server, servicer: Any, service: ServiceDescriptor) -> None:
-    """Serve every method of ``service`` with the same-named method of ``servicer``."""
+    """Serve every method of ``service`` with the same-named method of ``servicer``; methods it does
+    not implement (all of them for ``servicer=None``) answer UNIMPLEMENTED "method Y not implemented"."""
     handlers = {}
     for method in service.methods:
         factory = _FACTORIES[(method.client_streaming, method.server_streaming)]
+        behaviour = _implementation(servicer, method.name) or _not_implemented(
+            method.name, method.client_streaming)
         handlers[method.name] = factory(
-            getattr(servicer, method.name),
+            behaviour,
             request_deserializer=_decoder(GetMessageClass(method.input_type)),
             response_serializer=GetMessageClass(method.output_type).SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\"}
+
+
+def _go_quote(text: str) -> str:
+    """Go's ``%q`` of a string (strconv.Quote)."""
+    out = []
+    for char in text:
+        if char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def unknown_method_status(path: str, services: Iterable[str]) -> tuple[grpc.StatusCode, str]:
+    """What grpc-go answers for a call of ``path`` that no registered method matches."""
+    name = path[1:] if path.startswith("/") else path
+    slash = name.rfind("/")
+    if slash < 0:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, MALFORMED_METHOD_NAME.format(quoted=_go_quote(path))
+    service, method = name[:slash], name[slash + 1:]
+    if service in services:
+        return grpc.StatusCode.UNIMPLEMENTED, UNKNOWN_METHOD.format(method=method, service=service)
+    return grpc.StatusCode.UNIMPLEMENTED, UNKNOWN_SERVICE.format(service=service)
+
+
+class _UnknownMethods(grpc.GenericRpcHandler):
+    def __init__(self, services: frozenset[str]) -> None:
+        self._services = services
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        code, details = unknown_method_status(handler_call_details.method, self._services)
+
+        async def refuse(requests: Any, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(code, details)
+
+        # stream-stream takes any call shape without reading a message, as grpc-go does
+        return grpc.stream_stream_rpc_method_handler(refuse)
+
+
+def unknown_methods_handler(services: Iterable[str]) -> grpc.GenericRpcHandler:
+    """A catch-all handler for every call no service took; register it after all services.
+    ``services`` are the full names of the served services."""
+    return _UnknownMethods(frozenset(services))

@@ -17,6 +17,13 @@ SERVER_STOPPED = "etcdserver: server stopped"
 # grpc-go's texts; what follows them is the decoder's own message, which differs between the two.
 UNMARSHAL_PREFIX = "grpc: error unmarshalling request: "
 STREAM_UNMARSHAL_PREFIX = "grpc: failed to unmarshal the received message "
+# grpc-go's answers for calls it has no handler for (all UNIMPLEMENTED but the malformed path, which
+# etcd 3.4.23 and 3.5.1 answer with RESOURCE_EXHAUSTED), and protoc-gen-go-grpc's answer of a
+# registered method whose server does not implement it.
+UNKNOWN_SERVICE = "unknown service {service}"
+UNKNOWN_METHOD = "unknown method {method} for service {service}"
+MALFORMED_METHOD_NAME = "malformed method name: {quoted}"
+METHOD_NOT_IMPLEMENTED = "method {method} not implemented"
 
 
 class Malformed:
