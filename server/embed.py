@@ -21,7 +21,12 @@ For tests (see also the pytest plugin, :mod:`etcdlite.testing.plugin`)::
     etcd.inject_delay("Range", 0.5); etcd.pause(); etcd.resume(); etcd.drop_connections()
     etcd.clear_faults()
 
-Each of these has an ``..._async`` twin for asyncio code; both work in either mode.
+Each of these has an ``..._async`` twin for asyncio code, and both work in either mode. A call
+that has to wait for the server (``reset``, ``advance``, the snapshot calls, ``stop``) cannot do so
+on the server's own event loop (an ``async with EtcdLite()`` block, or a callback on the threaded
+server's loop): there the plain call refuses with an error naming its ``..._async`` twin. The fault
+calls (``inject_*``, ``remove_fault``, ``clear_faults``, ``pause``, ``resume``, ``paused``,
+``drop_connections``) take effect at once and work as plain calls everywhere.
 """
 
 from __future__ import annotations
@@ -31,14 +36,14 @@ import contextlib
 import inspect
 import os
 import threading
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import grpc
 
 from . import snapshot as snapshots
 from .clock import Clock, ManualClock
 from .config import Config
-from .faults import Fault
+from .faults import Fault, drop_client_connections
 from .runtime import Runtime
 
 #: bound on how long a threaded call into the server's loop may take
@@ -60,7 +65,9 @@ class EtcdLite:
         self.config = config
         self.clock = clock
         self._runtime: Runtime | None = None
+        #: the loop the server runs on: the caller's (asyncio) or the background thread's
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: the background thread of a threaded server (None for asyncio use)
         self._thread: threading.Thread | None = None
 
     # -- where to connect -------------------------------------------------------------------
@@ -96,15 +103,34 @@ class EtcdLite:
     # -- asyncio ----------------------------------------------------------------------------
 
     async def start_async(self) -> "EtcdLite":
+        """Start on the running event loop; return once serving."""
         if self._runtime is not None:
             raise RuntimeError("already started")
         runtime = Runtime(self.config, self.clock)
         await runtime.start()
         self._runtime = runtime
+        self._loop = asyncio.get_running_loop()
         return self
 
     async def stop_async(self) -> None:
+        """Stop and wait until the port and the data dir are released (from any event loop)."""
+        loop = self._loop
+        if self._runtime is None or loop is None:
+            return
+        if _running_loop() is loop:
+            await self._stop_here()
+            if self._thread is not None:  # a threaded server stopped from a callback on its loop
+                loop.call_soon(loop.stop)
+                self._loop = self._thread = None
+        elif self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.stop)
+        else:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stop_here(), loop))
+
+    async def _stop_here(self) -> None:
         runtime, self._runtime = self._runtime, None
+        if self._thread is None:
+            self._loop = None
         if runtime is not None:
             await runtime.stop()
 
@@ -138,24 +164,27 @@ class EtcdLite:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-        thread = threading.Thread(target=run, name="etcdlite", daemon=True)
+        self._thread = thread = threading.Thread(target=run, name="etcdlite", daemon=True)
         thread.start()
         ready.wait()
         if failure:
             thread.join()
+            self._loop = self._thread = None
             raise failure[0]
-        self._loop, self._thread = loop, thread
         return self
 
     def stop(self) -> None:
-        """Stop the background server and wait until its port and files are released."""
+        """Stop the server and wait until its port and files are released. From the server's own
+        event loop, where it cannot wait, this refuses: use ``await stop_async()`` there."""
         loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if self._runtime is None or loop is None:
             return
-        asyncio.run_coroutine_threadsafe(self.stop_async(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        self._loop = self._thread = None
+        self._refuse_on_server_loop("stop")
+        asyncio.run_coroutine_threadsafe(self._stop_here(), loop).result()
+        if thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            self._loop = self._thread = None
 
     def __enter__(self) -> "EtcdLite":
         return self.start()
@@ -165,23 +194,31 @@ class EtcdLite:
 
     # -- calling into the server's loop -----------------------------------------------------
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` (a function or a coroutine function) on the server's loop; wait."""
+    def _on_server_loop(self) -> bool:
+        return self._loop is not None and _running_loop() is self._loop
+
+    def _refuse_on_server_loop(self, name: str) -> None:
+        if self._on_server_loop():
+            raise RuntimeError(
+                f"EtcdLite.{name}() was called on the server's own event loop, where it cannot "
+                f"wait for the server; use `await etcd.{name}_async(...)` there")
+
+    def _call(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` (a function or a coroutine function) on the server's loop and wait.
+        On that loop itself a plain function runs at once; a coroutine function, which cannot be
+        waited for there, is refused with an error naming the ``name_async`` twin."""
         self._running()
-        loop, thread = self._loop, self._thread
-        if loop is None or threading.current_thread() is thread:
+        if self._on_server_loop():
             if inspect.iscoroutinefunction(fn):
-                raise RuntimeError(f"{fn.__name__} must be awaited on the server's own event loop: "
-                                   f"use the ..._async method")
+                self._refuse_on_server_loop(name)
             return fn(*args)
-        return asyncio.run_coroutine_threadsafe(_invoke(fn, args), loop).result(_CALL_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(_invoke(fn, args), self._loop).result(_CALL_TIMEOUT)
 
     async def _call_async(self, fn: Callable[..., Any], *args: Any) -> Any:
         self._running()
-        loop = self._loop
-        if loop is None or loop is asyncio.get_running_loop():
+        if self._on_server_loop():
             return await _invoke(fn, args)
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_invoke(fn, args), loop))
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_invoke(fn, args), self._loop))
 
     # -- fresh state ------------------------------------------------------------------------
 
@@ -189,7 +226,7 @@ class EtcdLite:
         """Make the keyspace fresh and empty (revision 1, no history, leases, watchers, alarms) on
         the same server and port. Calls in progress (watch and keep-alive streams, Observe, Lock
         and Campaign waiters, calls held by a fault) end with CANCELLED; faults are cleared."""
-        self._call(self._running().reset)
+        self._call("reset", self._running().reset)
 
     async def reset_async(self) -> None:
         await self._call_async(self._running().reset)
@@ -210,7 +247,7 @@ class EtcdLite:
         """Move the manual clock forward; return once every lease that expired is revoked (with
         its keys, releasing locks and handing elections over), with how many were revoked."""
         self._manual_clock()
-        return self._call(self._running().advance_clock, seconds)
+        return self._call("advance", self._running().advance_clock, seconds)
 
     async def advance_async(self, seconds: float) -> int:
         self._manual_clock()
@@ -220,13 +257,14 @@ class EtcdLite:
 
     def snapshot(self) -> snapshots.Snapshot:
         """The whole keyspace (history, revisions, leases) as a :class:`etcdlite.snapshot.Snapshot`."""
-        return self._call(self._running().snapshot)
+        return self._call("snapshot", self._running().snapshot)
 
     async def snapshot_async(self) -> snapshots.Snapshot:
         return await self._call_async(self._running().snapshot)
 
     def save_snapshot(self, path: str | os.PathLike) -> snapshots.Snapshot:
         """Write the whole keyspace to ``path`` (etcdlite's JSON snapshot format)."""
+        self._refuse_on_server_loop("save_snapshot")
         snapshot = self.snapshot()
         snapshots.save(snapshot, path)
         return snapshot
@@ -239,8 +277,9 @@ class EtcdLite:
     def load_snapshot(self, source: str | os.PathLike | snapshots.Snapshot) -> None:
         """Replace the keyspace with a snapshot (a file written by :meth:`save_snapshot`, or a
         :class:`Snapshot`). Calls in progress end as on :meth:`reset`."""
+        self._refuse_on_server_loop("load_snapshot")
         snapshot = source if isinstance(source, snapshots.Snapshot) else snapshots.load(source)
-        self._call(self._running().restore, snapshot)
+        self._call("load_snapshot", self._running().restore, snapshot)
 
     async def load_snapshot_async(self, source: str | os.PathLike | snapshots.Snapshot) -> None:
         snapshot = source if isinstance(source, snapshots.Snapshot) else snapshots.load(source)
@@ -254,35 +293,58 @@ class EtcdLite:
         status ``code`` and ``message`` instead of serving them; ``times`` limits how many calls
         are affected (None: until cleared). Returns the :class:`~etcdlite.faults.Fault`, whose
         ``fired`` counts the calls it answered."""
-        return self._call(self._running().calls.inject_error, methods, code, message, times)
+        return self._call("inject_error", self._running().calls.inject_error, methods, code, message,
+                          times)
+
+    async def inject_error_async(self, methods: str | Iterable[str] | None,
+                                 code: grpc.StatusCode | str, message: str = "",
+                                 times: int | None = None) -> Fault:
+        return await self._call_async(self._running().calls.inject_error, methods, code, message,
+                                      times)
 
     def inject_delay(self, methods: str | Iterable[str] | None, seconds: float,
                      times: int | None = None) -> Fault:
         """Hold calls of ``methods`` for ``seconds`` (real time) before serving them."""
-        return self._call(self._running().calls.inject_delay, methods, seconds, times)
+        return self._call("inject_delay", self._running().calls.inject_delay, methods, seconds, times)
+
+    async def inject_delay_async(self, methods: str | Iterable[str] | None, seconds: float,
+                                 times: int | None = None) -> Fault:
+        return await self._call_async(self._running().calls.inject_delay, methods, seconds, times)
 
     @property
     def active_faults(self) -> list[Fault]:
         """The faults in force (a fault with ``times`` goes once it has fired that often)."""
-        return self._call(lambda: self._running().calls.faults)
+        return self._call("active_faults", lambda: self._running().calls.faults)
 
     @property
     def is_paused(self) -> bool:
         return self._running().calls.paused
 
     def remove_fault(self, fault: Fault) -> None:
-        self._call(self._running().calls.remove, fault)
+        self._call("remove_fault", self._running().calls.remove, fault)
+
+    async def remove_fault_async(self, fault: Fault) -> None:
+        await self._call_async(self._running().calls.remove, fault)
 
     def clear_faults(self) -> None:
         """Remove every injected fault and lift a pause."""
-        self._call(self._running().calls.clear)
+        self._call("clear_faults", self._running().calls.clear)
+
+    async def clear_faults_async(self) -> None:
+        await self._call_async(self._running().calls.clear)
 
     def pause(self) -> None:
         """Hold every call (new calls, and the messages of open streams) until :meth:`resume`."""
-        self._call(self._running().calls.pause)
+        self._call("pause", self._running().calls.pause)
+
+    async def pause_async(self) -> None:
+        await self._call_async(self._running().calls.pause)
 
     def resume(self) -> None:
-        self._call(self._running().calls.resume)
+        self._call("resume", self._running().calls.resume)
+
+    async def resume_async(self) -> None:
+        await self._call_async(self._running().calls.resume)
 
     @contextlib.contextmanager
     def paused(self) -> Iterator["EtcdLite"]:
@@ -293,13 +355,36 @@ class EtcdLite:
         finally:
             self.resume()
 
+    @contextlib.asynccontextmanager
+    async def paused_async(self) -> AsyncIterator["EtcdLite"]:
+        """``async with etcd.paused_async(): ...``"""
+        await self.pause_async()
+        try:
+            yield self
+        finally:
+            await self.resume_async()
+
     def drop_connections(self) -> int:
         """Close every open client connection at once (clients see UNAVAILABLE for calls in flight
-        and reconnect); the server keeps listening. Returns how many connections were dropped."""
-        return self._call(self._running().drop_connections)
+        and reconnect); the server keeps listening. Returns how many connections were dropped
+        (-1: the platform cannot list connections, so the listeners were restarted instead)."""
+        runtime = self._running()
+        if not self._on_server_loop():
+            return self._call("drop_connections", runtime.drop_connections)
+        dropped = drop_client_connections(int(url.rsplit(":", 1)[1]) for url in runtime.client_urls)
+        if dropped is None:  # restarting the listeners has to wait for the server
+            self._refuse_on_server_loop("drop_connections")
+        return dropped
 
     async def drop_connections_async(self) -> int:
         return await self._call_async(self._running().drop_connections)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _invoke(fn: Callable[..., Any], args: tuple) -> Any:

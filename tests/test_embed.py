@@ -79,3 +79,160 @@ def test_stopped_server_refuses_access_to_its_node():
     etcd.stop()
     with pytest.raises(RuntimeError, match="not running"):
         etcd.endpoint
+
+
+# -- calls from asyncio code and from the server's own loop -------------------------------------
+
+def test_every_call_has_an_async_twin():
+    public = {name for name, value in vars(EtcdLite).items()
+              if callable(value) and not name.startswith("_") and not name.endswith("_async")}
+    assert public >= {"reset", "advance", "snapshot", "save_snapshot", "load_snapshot", "inject_error",
+                      "inject_delay", "remove_fault", "clear_faults", "pause", "resume", "paused",
+                      "drop_connections", "start", "stop"}
+    # now() only reads the clock
+    assert {name for name in public if not hasattr(EtcdLite, name + "_async")} == {"now"}
+
+
+def _aio_put(endpoint: str, **call: object):
+    async def put(key: bytes = b"k") -> int:
+        async with grpc.aio.insecure_channel(endpoint) as channel:
+            return (await rpc_pb2_grpc.KVStub(channel).Put(rpc_pb2.PutRequest(key=key, value=b"v"),
+                                                           timeout=5, **call)).header.revision
+    return put
+
+
+def test_on_the_servers_own_loop_fault_calls_work_as_plain_calls():
+    async def main():
+        async with EtcdLite() as etcd:
+            put = _aio_put(etcd.endpoint)
+            fault = etcd.inject_error("Put", grpc.StatusCode.UNAVAILABLE, "etcdserver: leader changed")
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await put()
+            assert (err.value.code(), err.value.details()) == (grpc.StatusCode.UNAVAILABLE,
+                                                                "etcdserver: leader changed")
+            assert etcd.active_faults == [fault]
+            etcd.remove_fault(fault)
+            delay = etcd.inject_delay("Put", 0.2)
+            started = asyncio.get_running_loop().time()
+            assert await put() == 2
+            assert asyncio.get_running_loop().time() - started >= 0.2
+            etcd.clear_faults()
+            assert etcd.active_faults == [] and delay.fired == 1
+            etcd.pause()
+            held = asyncio.ensure_future(put())
+            await asyncio.sleep(0.2)
+            assert not held.done() and etcd.is_paused
+            etcd.resume()
+            assert await held == 3
+            with etcd.paused():
+                assert etcd.is_paused
+            assert not etcd.is_paused
+
+    asyncio.run(main())
+
+
+def test_drop_connections_works_from_the_servers_own_loop():
+    async def main():
+        async with EtcdLite() as etcd:
+            async with grpc.aio.insecure_channel(etcd.endpoint) as channel:
+                kv = rpc_pb2_grpc.KVStub(channel)
+                await kv.Put(rpc_pb2.PutRequest(key=b"k", value=b"v"), timeout=5)
+                assert channel.get_state() == grpc.ChannelConnectivity.READY
+                assert etcd.drop_connections() >= 1
+                for _ in range(200):
+                    if channel.get_state() != grpc.ChannelConnectivity.READY:
+                        break
+                    await asyncio.sleep(0.01)
+                assert channel.get_state() != grpc.ChannelConnectivity.READY
+                assert (await kv.Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5,
+                                       wait_for_ready=True)).count == 1
+                assert await etcd.drop_connections_async() >= 1
+
+    asyncio.run(main())
+
+
+def test_calls_that_wait_refuse_on_the_servers_own_loop_naming_their_async_twin(tmp_path):
+    async def main():
+        async with EtcdLite(time_control=True) as etcd:
+            refused = {
+                "reset": lambda: etcd.reset(),
+                "advance": lambda: etcd.advance(1),
+                "snapshot": lambda: etcd.snapshot(),
+                "save_snapshot": lambda: etcd.save_snapshot(tmp_path / "s.json"),
+                "load_snapshot": lambda: etcd.load_snapshot(tmp_path / "s.json"),
+                "stop": lambda: etcd.stop(),
+            }
+            for name, call in refused.items():
+                with pytest.raises(RuntimeError, match=rf"`await etcd\.{name}_async\(\.\.\.\)`"):
+                    call()
+            assert not (tmp_path / "s.json").exists()
+            # the twins do it, and the server is still serving
+            assert await _aio_put(etcd.endpoint)() == 2
+            await etcd.save_snapshot_async(tmp_path / "s.json")
+            await etcd.reset_async()
+            assert (await etcd.snapshot_async()).revision == 1
+            await etcd.load_snapshot_async(tmp_path / "s.json")
+            assert (await etcd.snapshot_async()).revision == 2
+            assert await etcd.advance_async(5) == 0
+            async with etcd.paused_async():
+                assert etcd.is_paused
+            fault = await etcd.inject_error_async("Range", "UNAVAILABLE", "x")
+            await etcd.inject_delay_async("Put", 0.01)
+            await etcd.remove_fault_async(fault)
+            assert len(etcd.active_faults) == 1
+            await etcd.pause_async()
+            await etcd.resume_async()
+            await etcd.clear_faults_async()
+            assert etcd.active_faults == []
+            port = etcd.port
+        return port
+
+    port = asyncio.run(main())
+    with EtcdLite(port=port) as again:  # released
+        assert again.port == port
+
+
+def test_an_asyncio_server_takes_plain_calls_from_other_threads():
+    async def main():
+        async with EtcdLite(time_control=True) as etcd:
+            loop = asyncio.get_running_loop()
+            assert await _aio_put(etcd.endpoint)() == 2
+            await loop.run_in_executor(None, etcd.reset)
+            assert await _aio_put(etcd.endpoint)() == 2
+            assert await loop.run_in_executor(None, etcd.advance, 1) == 0
+            fault = await loop.run_in_executor(None, etcd.inject_error, "Put", "UNAVAILABLE", "down")
+            with pytest.raises(grpc.aio.AioRpcError):
+                await _aio_put(etcd.endpoint)()
+            assert fault.fired == 1
+            await loop.run_in_executor(None, etcd.stop)
+            assert await etcd.stop_async() is None  # already stopped
+
+    asyncio.run(main())
+
+
+def test_a_threaded_server_takes_async_calls_from_any_loop_and_stops_from_it():
+    etcd = EtcdLite(time_control=True).start()
+    port = etcd.port
+
+    async def main():
+        put = _aio_put(etcd.endpoint)
+        assert await put() == 2
+        await etcd.reset_async()
+        fault = await etcd.inject_error_async("Put", grpc.StatusCode.UNAVAILABLE, "down", times=1)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await put()
+        assert fault.fired == 1 and await put() == 2
+        assert await etcd.advance_async(1) == 0
+        async with etcd.paused_async():
+            held = asyncio.ensure_future(put())
+            await asyncio.sleep(0.2)
+            assert not held.done()
+        assert await held == 3
+        assert await etcd.drop_connections_async() >= 0
+        await etcd.stop_async()
+
+    asyncio.run(main())
+    assert etcd._thread is None
+    # released (a plain bind would fail on the dropped connections' TIME_WAIT; grpc reuses addresses)
+    with EtcdLite(port=port) as again:
+        assert again.port == port

@@ -218,7 +218,7 @@ def test_a_pause_holds_watch_events_of_an_open_stream(etcd, channel):
     reader.start()
     etcd.pause()
     # the write comes from inside the server (in process), so only the stream is held
-    etcd._call(etcd._runtime.node.put, PutRequest(b"k", b"v"))
+    etcd._call("put", etcd._runtime.node.put, PutRequest(b"k", b"v"))
     time.sleep(0.3)
     assert received == []
     etcd.resume()
