@@ -8,9 +8,38 @@ from typing import Any
 import grpc
 
 from ..embed import EtcdLite
+from ..runtime import StartupError
 
 #: how long a fixture waits for its channel to connect
 READY_TIMEOUT = 10.0
+
+
+def parse_ports(spec: str) -> range:
+    """``"23790"`` or ``"23790-23799"`` (inclusive) as a range of ports; ValueError if malformed."""
+    first, dash, last = spec.strip().partition("-")
+    try:
+        low = int(first)
+        high = int(last) if dash else low
+    except ValueError:
+        raise ValueError(f"not a port or a port range: {spec!r} (e.g. 23790 or 23790-23799)") from None
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(f"not a port or a port range: {spec!r} (ports 1-65535, first <= last)")
+    return range(low, high + 1)
+
+
+def _start_on(ports: range | None, **options: Any) -> EtcdLite:
+    if ports is None:
+        return EtcdLite(**options).start()
+    for port in ports:
+        try:
+            return EtcdLite(port=port, **options).start()
+        except StartupError as exc:
+            if "cannot listen" not in str(exc):
+                raise
+    where = f"port {ports[0]}" if len(ports) == 1 else f"ports {ports[0]}-{ports[-1]}"
+    raise StartupError(f"etcdlite fixture: no free port among {where}; each server needs its own "
+                       f"(one per session fixture in use, per pytest-xdist worker): give a wider "
+                       f"range, e.g. --etcdlite-port {ports[0]}-{ports[0] + 9}")
 
 
 class EtcdLiteFixture:
@@ -35,8 +64,9 @@ class EtcdLiteFixture:
         self._stubs: dict[str, Any] = {}
 
     @classmethod
-    def start(cls, **options: Any) -> "EtcdLiteFixture":
-        server = EtcdLite(**options).start()
+    def start(cls, ports: range | None = None, **options: Any) -> "EtcdLiteFixture":
+        """Start a server on the first free port of ``ports`` (None: any free port)."""
+        server = _start_on(ports, **options)
         try:
             return cls(server)
         except BaseException:

@@ -14,10 +14,16 @@ Fixtures (each gives an :class:`etcdlite.testing.fixtures.EtcdLiteFixture`: ``en
 ``etcdlite_manual_clock`` / ``etcdlite_manual_clock_session``
     The same for a second server on a manual clock (started on first use): time moves only with
     ``advance(seconds)``, which returns after every lease that expired is revoked.
+
+Servers listen on free ephemeral ports on 127.0.0.1, unless a port or an inclusive port range is
+given: ``--etcdlite-port 23790`` or ``--etcdlite-port 23790-23799`` on the command line, else the
+environment variable ``ETCDLITE_PORT``, else the ini option ``etcdlite_port``. Each server takes the
+first free port of the range (one per session fixture in use, per xdist worker).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Iterator
 
 import pytest
@@ -26,16 +32,57 @@ if TYPE_CHECKING:
     from .fixtures import EtcdLiteFixture
 
 
-def _start(**options) -> "EtcdLiteFixture":
+PORT_OPTION = "--etcdlite-port"
+PORT_INI = "etcdlite_port"
+PORT_ENV = "ETCDLITE_PORT"
+_PORT_HELP = "port or inclusive port range (e.g. 23790 or 23790-23799) for the etcdlite fixtures' servers"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("etcdlite", "etcdlite servers as fixtures")
+    group.addoption(PORT_OPTION, dest="etcdlite_port", default=None, metavar="PORT[-LAST]",
+                    help=f"{_PORT_HELP}; default: ${PORT_ENV}, else the ini option {PORT_INI}, "
+                         f"else free ephemeral ports")
+    parser.addini(PORT_INI, help=_PORT_HELP, default="")
+
+
+def _port_spec(config: pytest.Config) -> tuple[str, str] | None:
+    """(where it was given, the spec) of the configured ports, or None for ephemeral ports."""
+    for where, spec in ((PORT_OPTION, config.getoption("etcdlite_port")),
+                        (PORT_ENV, os.environ.get(PORT_ENV)),
+                        (f"ini option {PORT_INI}", config.getini(PORT_INI))):
+        if spec:
+            return where, str(spec)
+    return None
+
+
+def _ports(config: pytest.Config) -> range | None:
+    given = _port_spec(config)
+    if given is None:
+        return None
+    from .fixtures import parse_ports
+
+    where, spec = given
+    try:
+        return parse_ports(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _ports(config)  # a malformed port spec is a usage error before any test runs
+
+
+def _start(config: pytest.Config, **options) -> "EtcdLiteFixture":
     from .fixtures import EtcdLiteFixture  # grpc and the server load only when a test asks
 
-    return EtcdLiteFixture.start(**options)
+    return EtcdLiteFixture.start(_ports(config), **options)
 
 
 @pytest.fixture(scope="session")
-def etcdlite_session() -> Iterator["EtcdLiteFixture"]:
+def etcdlite_session(pytestconfig: pytest.Config) -> Iterator["EtcdLiteFixture"]:
     """One in-memory etcdlite for the whole test process (one per xdist worker); state is shared."""
-    server = _start()
+    server = _start(pytestconfig)
     yield server
     server.close()
 
@@ -49,9 +96,9 @@ def etcdlite(etcdlite_session: "EtcdLiteFixture") -> Iterator["EtcdLiteFixture"]
 
 
 @pytest.fixture(scope="session")
-def etcdlite_manual_clock_session() -> Iterator["EtcdLiteFixture"]:
+def etcdlite_manual_clock_session(pytestconfig: pytest.Config) -> Iterator["EtcdLiteFixture"]:
     """One in-memory etcdlite on a manual clock for the whole test process (one per xdist worker)."""
-    server = _start(time_control=True)
+    server = _start(pytestconfig, time_control=True)
     yield server
     server.close()
 

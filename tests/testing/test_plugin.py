@@ -248,3 +248,103 @@ def test_the_plugin_can_be_switched_off(pytester, run):
     result = run("-q", "-p", "no:etcdlite")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'etcdlite' not found*"])
+
+
+# -- ports ----------------------------------------------------------------------------------
+
+def _free_port_range(size: int) -> range:
+    """``size`` consecutive ports that are free now (outside the ephemeral range)."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(20000, 30000)
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return range(base, base + size)
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free port range")
+
+
+PORTS_TEST = """
+    import json, os
+
+    def test_ports(etcdlite, etcdlite_manual_clock):
+        with open(os.path.join({out!r}, "%s.json" % os.getpid()), "w") as fh:
+            json.dump([etcdlite.port, etcdlite_manual_clock.port], fh)
+        assert etcdlite.kv is not None
+"""
+
+
+def _ports_seen(out: Path) -> list[list[int]]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+
+
+def test_a_port_range_on_the_command_line_places_every_server_in_it(pytester, run, tmp_path,
+                                                                  monkeypatch):
+    ports = _free_port_range(10)
+    out = tmp_path / "out"
+    out.mkdir()
+    pytester.makepyfile(test_ports=PORTS_TEST.format(out=str(out)))
+    monkeypatch.setenv("ETCDLITE_PORT", "1-2")  # the command line wins
+    run("-q", "--etcdlite-port", f"{ports[0]}-{ports[-1]}").assert_outcomes(passed=1)
+    [[plain, manual]] = _ports_seen(out)
+    assert plain == ports[0] and manual == ports[1]
+
+
+def test_a_single_port_is_used_and_a_second_server_asks_for_a_range(pytester, run, tmp_path):
+    ports = _free_port_range(1)
+    pytester.makepyfile(test_one_port=f"""
+        def test_one(etcdlite):
+            assert etcdlite.port == {ports[0]}
+
+        def test_two(etcdlite, etcdlite_manual_clock):
+            pass
+    """)
+    result = run("-q", "-p", "no:randomly", "--etcdlite-port", str(ports[0]))
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*no free port among port {ports[0]}*give a wider range, "
+                                 f"e.g. --etcdlite-port {ports[0]}-{ports[0] + 9}*"])
+
+
+def test_the_port_comes_from_the_environment_then_the_ini_option(pytester, run, tmp_path, monkeypatch):
+    env_ports, ini_ports = _free_port_range(2), _free_port_range(2)
+    assert set(env_ports).isdisjoint(ini_ports)
+    out = tmp_path / "out"
+    out.mkdir()
+    pytester.makepyfile(test_ports=PORTS_TEST.format(out=str(out)))
+    pytester.makeini(f"[pytest]\netcdlite_port = {ini_ports[0]}-{ini_ports[-1]}\n")
+    run("-q").assert_outcomes(passed=1)
+    monkeypatch.setenv("ETCDLITE_PORT", f"{env_ports[0]}-{env_ports[-1]}")
+    run("-q").assert_outcomes(passed=1)
+    assert {tuple(sorted(pair)) for pair in _ports_seen(out)} == {tuple(env_ports), tuple(ini_ports)}
+
+
+def test_xdist_workers_share_a_port_range(pytester, run, tmp_path):
+    pytest.importorskip("xdist")
+    ports = _free_port_range(4)
+    out = tmp_path / "out"
+    out.mkdir()
+    pytester.makepyfile(test_ports=PORTS_TEST.format(out=str(out)) + """
+    def test_other(etcdlite):
+        pass
+""")
+    run("-q", "-n", "2", f"--etcdlite-port={ports[0]}-{ports[-1]}").assert_outcomes(passed=2)
+    seen = [port for pair in _ports_seen(out) for port in pair]
+    assert seen and set(seen) <= set(ports) and len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("spec", ["http", "0", "2380-2379", "70000", "1-2-3"])
+def test_a_malformed_port_is_a_usage_error(pytester, run, spec):
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = run("-q", f"--etcdlite-port={spec}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--etcdlite-port: not a port or a port range*"])
