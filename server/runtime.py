@@ -48,7 +48,7 @@ def open_backend(config: Config) -> Backend:
     if config.data_dir is None:
         return MemoryBackend()
     try:
-        return LmdbBackend(config.data_dir)
+        return LmdbBackend(config.data_dir, quota_bytes=config.quota_backend_bytes)
     except StorageError as exc:
         raise StartupError(str(exc)) from None
 

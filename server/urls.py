@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from . import etcd_messages as msg
+
 _SCHEMES = ("http", "https", "unix", "unixs")
 
 
@@ -20,11 +22,11 @@ def split_url(url: str) -> tuple[str, str, int]:
     except ValueError as exc:
         raise URLError(f"invalid URL {url!r}: {exc}") from None
     if parts.scheme not in _SCHEMES:
-        raise URLError(f"URL scheme must be http, https, unix, or unixs: {url}")
+        raise URLError(msg.URL_BAD_SCHEME.format(url=url))
     if port is None or parts.hostname is None:
-        raise URLError(f'URL address does not have the form "host:port": {url}')
+        raise URLError(msg.URL_NO_PORT.format(url=url))
     if parts.path:
-        raise URLError(f"URL must not contain a path: {url}")
+        raise URLError(msg.URL_HAS_PATH.format(url=url))
     return parts.scheme, parts.hostname, port
 
 
@@ -37,3 +39,16 @@ def valid_urls(urls: list[str]) -> bool:
     except URLError:
         return False
     return True
+
+
+def url_list(value: str) -> list[str]:
+    """A comma-separated URL flag value as etcd's ``flags.UniqueURLs`` keeps it: each URL checked
+    (``types.NewURLs``), duplicates dropped, sorted; ``""`` is the empty list."""
+    if value == "":
+        return []
+    urls = []
+    for url in value.split(","):
+        url = url.strip()
+        scheme, _, _ = split_url(url)
+        urls.append(scheme + url[len(scheme):])
+    return sorted(set(urls))

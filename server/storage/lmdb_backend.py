@@ -31,11 +31,26 @@ _LOCK_FILE = "etcdlite.lock"
 _ENV_DIR = "lmdb"
 _INT = struct.Struct(">q")
 _MAP_SIZE = 64 << 30  # address space only; the file grows as data does
+#: the largest map asked for (still only address space); a quota needs room above it for the
+#: alarm, the lease and meta records and LMDB's own pages
+MAX_MAP_SIZE = 1 << 40
+_MAP_HEADROOM = 1 << 30
+#: the largest --quota-backend-bytes an LMDB map holds
+MAX_QUOTA_BYTES = MAX_MAP_SIZE - _MAP_HEADROOM
+
+
+def map_size_for_quota(quota_bytes: int) -> int:
+    """The map size for a space quota: the default 64 GiB, or more for a larger quota, up to
+    MAX_MAP_SIZE (a larger quota is capped by the command line)."""
+    if quota_bytes <= 0:
+        return _MAP_SIZE
+    return max(_MAP_SIZE, min(MAX_MAP_SIZE, quota_bytes + _MAP_HEADROOM))
 
 
 class LmdbBackend(Backend):
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, quota_bytes: int = 0) -> None:
         self.data_dir = os.path.abspath(data_dir)
+        self._map_size = map_size_for_quota(quota_bytes)
         self._lock_fd = -1
         # Guards the environment handle: the writer thread replaces it on defragment while the
         # event loop may ask for sizes.
@@ -59,7 +74,7 @@ class LmdbBackend(Backend):
     # -- opening ----------------------------------------------------------------------------
 
     def _open_env(self) -> None:
-        env = lmdb.open(os.path.join(self.data_dir, _ENV_DIR), map_size=_MAP_SIZE, max_dbs=4,
+        env = lmdb.open(os.path.join(self.data_dir, _ENV_DIR), map_size=self._map_size, max_dbs=4,
                         sync=True, metasync=True, readahead=False, lock=True)
         self._keys = env.open_db(b"key")
         self._meta = env.open_db(b"meta")
