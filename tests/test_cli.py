@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import grpc
 
@@ -97,3 +98,30 @@ def test_bad_duration_is_a_one_line_error():
     assert _fails_with_one_line("--experimental-watch-progress-notify-interval", "10 min") == (
         'etcdlite: invalid value "10 min" for flag -experimental-watch-progress-notify-interval: '
         "parse error")
+
+
+def test_ctrl_c_during_start_up_ends_without_a_traceback(tmp_path):
+    for delay in (0.05, 0.3, 0.8):
+        proc = _etcdlite("--data-dir", str(tmp_path / f"d{delay}"), "--listen-client-urls",
+                         f"http://127.0.0.1:{free_port()}")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert "Traceback" not in err, err
+        assert proc.returncode in (0, 130), (proc.returncode, err)
+
+
+def test_sigterm_stops_a_running_server_cleanly(tmp_path):
+    proc = _etcdlite("--memory", "--listen-client-urls", f"http://127.0.0.1:{free_port()}")
+    assert "serving on" in proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_version_flag_prints_both_versions():
+    from etcdlite import ETCD_VERSION, __version__
+    proc = _etcdlite("--version")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert out.splitlines()[:2] == [f"etcdlite Version: {__version__}", f"etcd Version: {ETCD_VERSION}"]
