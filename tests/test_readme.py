@@ -159,7 +159,7 @@ def test_the_block_runs_as_written(block: Block, tmp_path: Path):
 def _clean_env(**extra: str) -> dict[str, str]:
     """The environment of a reader's shell: nothing this test run set for itself."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "ETCDCTL_", "ETCDLITE_"))
+           if not k.startswith(("PYTEST_", "ETCD_", "ETCDCTL_", "ETCDLITE_"))
            and k not in {"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "PYTHONPATH"}}
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env.update(extra)
