@@ -36,20 +36,22 @@ def _etcd35_dir() -> str:
     return os.environ.get("ETCD35_DIR", "/opt/etcd-3.5.1")
 
 
-def etcd_binary(version: str = "3.4") -> str | None:
+def _binary(name: str, version: str) -> str | None:
+    """A real etcd release's program: 3.5's from its folder, 3.4's from $ETCD_BIN-style variables,
+    the PATH or /usr/bin."""
     if version == "3.5":
-        path = os.path.join(_etcd35_dir(), "etcd")
+        path = os.path.join(_etcd35_dir(), name)
     else:
-        path = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
+        path = os.environ.get(f"{name.upper()}_BIN") or shutil.which(name) or f"/usr/bin/{name}"
     return path if os.path.exists(path) else None
+
+
+def etcd_binary(version: str = "3.4") -> str | None:
+    return _binary("etcd", version)
 
 
 def etcdctl_binary(version: str = "3.4") -> str | None:
-    if version == "3.5":
-        path = os.path.join(_etcd35_dir(), "etcdctl")
-    else:
-        path = os.environ.get("ETCDCTL_BIN") or shutil.which("etcdctl") or "/usr/bin/etcdctl"
-    return path if os.path.exists(path) else None
+    return _binary("etcdctl", version)
 
 
 def etcdutl_binary() -> str | None:
