@@ -138,6 +138,8 @@ _NO_V2 = "etcdlite serves only the v3 API"
 _M, _C, _S, _A, _P, _L = GROUPS[0], GROUPS[1], GROUPS[2], GROUPS[3], GROUPS[4], GROUPS[5]
 _T, _X2, _E, _U, _OWN = GROUPS[6], GROUPS[7], GROUPS[8], GROUPS[9], GROUPS[10]
 
+_KEEPALIVE_NOTE = "etcdlite's gRPC keepalive settings are etcd's defaults (5s, 2h, 20s)"
+
 FLAGS: list[Flag] = [
     # -- Member --------------------------------------------------------------------------------
     Flag("name", "string", "default", _M, "Human-readable name for this member."),
@@ -183,13 +185,13 @@ FLAGS: list[Flag] = [
          "Maximum client request size in bytes the server will accept."),
     Flag("grpc-keepalive-min-time", "duration", 5.0, _M,
          "Minimum duration interval that a client should wait before pinging server.", NOTICE,
-         "etcdlite's gRPC keepalive settings are etcd's defaults (5s, 2h, 20s)"),
+         _KEEPALIVE_NOTE),
     Flag("grpc-keepalive-interval", "duration", 7200.0, _M,
          "Frequency duration of server-to-client ping to check if a connection is alive.", NOTICE,
-         "etcdlite's gRPC keepalive settings are etcd's defaults (5s, 2h, 20s)"),
+         _KEEPALIVE_NOTE),
     Flag("grpc-keepalive-timeout", "duration", 20.0, _M,
          "Additional duration of wait before closing a non-responsive connection.", NOTICE,
-         "etcdlite's gRPC keepalive settings are etcd's defaults (5s, 2h, 20s)"),
+         _KEEPALIVE_NOTE),
     Flag("max-concurrent-streams", "uint", 4294967295, _M,
          "Maximum concurrent streams that each client can open at a time (etcd 3.4).", NOTICE,
          "etcdlite does not limit streams per client", go_type="uint32", not_in_35=True),
