@@ -44,14 +44,16 @@ def test_alarm_get_on_a_fresh_server_lists_no_alarms(target):
         assert _alarms(_alarm(target, A.GET, alarm, member_id=0)) == []
 
 
-def test_alarm_response_header_depends_on_the_emulated_version(target):
-    response = _alarm(target, A.GET)
-    if target.is_real_etcd:
-        # etcd 3.4 sends AlarmResponse without a header (reference §10.4 / §2, observed)
-        assert not response.HasField("header")
-    else:
-        # documented deviation (reference §10.4): etcdlite answers like 3.5+, with a full header
-        assert_full_header(response.header, 1)
+def test_alarm_responses_carry_a_full_header_at_the_current_revision_except_on_etcd_3_4(target):
+    put(target, b"a", b"1")
+    responses = [_alarm(target, A.GET), _alarm(target, A.ACTIVATE, rpc_pb2.NOSPACE),
+                 _alarm(target, A.DEACTIVATE, rpc_pb2.NOSPACE)]
+    for response in responses:
+        if target.etcd_version == "3.4":
+            # etcd 3.4 sends AlarmResponse without a header (reference §10.4 / §2, observed)
+            assert not response.HasField("header")
+        else:
+            assert_full_header(response.header, 2)
 
 
 def test_nospace_alarm_blocks_puts_until_deactivated(target):
