@@ -37,4 +37,4 @@ PY
 "$venv/bin/pip" install -q --no-deps -e .
 "$venv/bin/python" -m pip check
 "$venv/bin/python" -c 'import sys, grpc, google.protobuf as p; print(sys.argv[1] + ": grpcio " + grpc.__version__ + ", protobuf " + p.__version__)' "$which"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+ETCDLITE_DEPENDENCY_BOUNDS="$which" "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
