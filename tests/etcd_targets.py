@@ -102,6 +102,11 @@ class Target:
     def is_real_etcd(self) -> bool:
         return self.etcd_version is not None
 
+    @property
+    def etcdctl_version(self) -> str:
+        """The release of the etcdctl that :meth:`etcdctl` runs: the server's own, 3.5 for etcdlite."""
+        return self.etcd_version or "3.5"
+
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass for the server: the manual clock jumps, a real etcd is waited for."""
         if self.clock is not None:
@@ -111,7 +116,7 @@ class Target:
 
     def etcdctl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 30) -> subprocess.CompletedProcess:
-        binary = etcdctl_binary(self.etcd_version or "3.5")
+        binary = etcdctl_binary(self.etcdctl_version)
         if binary is None:
             import pytest
             pytest.skip("etcdctl is not installed")

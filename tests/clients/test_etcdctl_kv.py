@@ -1,4 +1,5 @@
-"""etcdctl (3.4) against each target: its printed output must be the same for etcdlite and etcd.
+"""etcdctl against each target (3.4's against etcd 3.4, 3.5's against etcd 3.5 and etcdlite): its
+printed output must be the same for etcdlite and etcd.
 
 Only output that cannot differ by design is compared: the server version, db size and raft
 index columns of ``endpoint status`` are etcdlite's own (reference §10.1).
@@ -53,16 +54,21 @@ def test_etcdctl_interactive_txn_success_and_failure(target):
     assert proc.stdout == "FAILURE\n\nOK\n\nc\n1\n"
     proc = target.etcdctl("txn", "-w", "json",
                           input='value("a") = "created"\n\nget a\ndel b\n\nput x y\n\n')
+    # etcdctl 3.4 names the response oneof's members by their Go names, 3.5 by their proto names
+    if target.etcdctl_version == "3.4":
+        range_name, delete_name = "ResponseRange", "ResponseDeleteRange"
+    else:
+        range_name, delete_name = "response_range", "response_delete_range"
     assert json.loads(proc.stdout) == {
         "header": dict(HEADER, revision=3),
         "succeeded": True,
         "responses": [
-            {"Response": {"ResponseRange": {
+            {"Response": {range_name: {
                 "header": {"revision": 3},
                 "kvs": [{"key": "YQ==", "create_revision": 2, "mod_revision": 2, "version": 1,
                          "value": "Y3JlYXRlZA=="}],
                 "count": 1}}},
-            {"Response": {"ResponseDeleteRange": {"header": {"revision": 3}}}}]}
+            {"Response": {delete_name: {"header": {"revision": 3}}}}]}
 
 
 def test_etcdctl_compaction_hashkv_and_defrag(target):
