@@ -1,25 +1,29 @@
-"""Random KV operation sequences give identical answers from etcdlite and from a real etcd 3.4.
+"""Random KV operation sequences give identical answers from etcdlite and from real etcd 3.5.1
+and 3.4.23.
 
 Hypothesis generates sequences of Put / DeleteRange / Txn (compares, nested txns) / Range (at the
 current, old, compacted and future revisions, with limit, sort, filters, count_only, keys_only) /
-Compact / HashKV requests. Every request goes to both servers; the answers must be equal field by
-field (the header's cluster_id, member_id and raft_term aside, and HashKV's hash_revision, a 3.6
-field that 3.4 never sends) — errors by code and message. Kvs sorted on a non-KEY target are
-checked to be in order and then compared as a set (tie order is not part of the contract).
+Compact / HashKV requests. Every request goes to etcdlite and to each installed real etcd; each
+etcd's answer must equal etcdlite's field by field (the header's cluster_id, member_id and
+raft_term aside, and HashKV's hash_revision, a 3.6 field that neither release sends) — errors by
+code and message. etcdlite follows 3.5; the two releases answer every generated request alike, so
+one expectation covers both (a request on which they differed would fail against one of them).
+Kvs sorted on a non-KEY target are checked to be in order and then compared as a set (tie order
+is not part of the contract).
 
-One etcdlite and one etcd serve all examples of the test (an etcd start costs ~0.5 s). Examples are
-isolated: after each one both servers delete every key and compact at their current revision, so
-the next example starts on an empty keyspace whose history is gone. Revisions in requests are
-generated relative to the revision at the example's start, and revisions in answers are compared
-relative to it, so a revision drift in one example does not fail the following ones (only
-HashKV's hash, which covers absolute revisions, is then left out), and hypothesis can shrink a
-failure to the example that caused it.
+One etcdlite and one etcd per release serve all examples of the test (an etcd start costs
+~0.5 s). Examples are isolated: after each one every server deletes every key and compacts at its
+current revision, so the next example starts on an empty keyspace whose history is gone.
+Revisions in requests are generated relative to the revision at the example's start, and
+revisions in answers are compared relative to it, so a revision drift in one example does not fail
+the following ones (only HashKV's hash, which covers absolute revisions, is then left out), and
+hypothesis can shrink a failure to the example that caused it.
 
-Left out on purpose, because etcd 3.4.23 itself falls over on them: invalid sort enum values
-(server crash, etcd-api.md §4.3), and a put with ignore_value/ignore_lease in a txn that also has
-a "from key" delete (range_end "\\0") covering its key — it passes validation (the from-key
-delete conflicts with nothing, §5.3), the delete runs first and etcd then panics mid-apply
-("unexpected error during txn"; observed: the process exits).
+Left out on purpose, because etcd 3.4.23 and 3.5.1 themselves fall over on them: invalid sort
+enum values (server crash, etcd-api.md §4.3), and a put with ignore_value/ignore_lease in a txn
+that also has a "from key" delete (range_end "\\0") covering its key — it passes validation (the
+from-key delete conflicts with nothing, §5.3), the delete runs first and etcd then panics
+mid-apply ("unexpected error during txn"; observed on both: the process exits).
 """
 
 from __future__ import annotations
@@ -31,13 +35,17 @@ from google.protobuf import text_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etcd_targets import etcd_binary, start_etcdlite, start_real_etcd
+from etcd_targets import REAL_ETCD_VERSIONS, etcd_binary, start_etcdlite, start_real_etcd
 from etcdlite.proto import rpc_pb2
 
+#: the releases compared with, 3.5 (the one etcdlite follows) first
+RELEASES = sorted(REAL_ETCD_VERSIONS.values(), reverse=True)
+INSTALLED = [version for version in RELEASES if etcd_binary(version) is not None]
+
 pytestmark = pytest.mark.skipif(
-    etcd_binary() is None,
-    reason="real etcd not installed (set ETCD_BIN or apt-get install etcd-server): this test "
-           "compares etcdlite's answers with etcd's and proves nothing without it")
+    not INSTALLED,
+    reason="real etcd not installed (scripts/install_real_etcd.sh): this test compares "
+           "etcdlite's answers with etcd's and proves nothing without it")
 
 KEYS = [b"a", b"ab", b"b", b"c", b"\xff"]
 # (key, range_end): single keys, "from key" (range_end "\0"), intervals, an inverted (empty) one
@@ -189,7 +197,7 @@ def txn_requests(draw, depth: int = 0):
         success=[request_op(o) for o in draw(st.lists(op, max_size=3))],
         failure=[request_op(o) for o in draw(st.lists(op, max_size=3))])
     if depth == 0 and has_from_key_delete(txn):
-        drop_ignore_flags(txn)  # etcd 3.4 panics on these (module docstring)
+        drop_ignore_flags(txn)  # etcd 3.4 and 3.5 panic on these (module docstring)
     return txn
 
 
@@ -306,7 +314,7 @@ def send(target, request, start: int, compare_hash: bool = True):
         return ("error", exc.code(), exc.details())
     response.header.cluster_id = response.header.member_id = response.header.raft_term = 0
     if isinstance(response, rpc_pb2.HashKVResponse):
-        # 3.6's hash_revision (etcdlite fills it; 3.4 has no such field). The hashed revision
+        # 3.6's hash_revision (etcdlite fills it; 3.4 and 3.5 have no such field). The hashed revision
         # itself is covered by the hash.
         response.ClearField("hash_revision")
         if not compare_hash:
@@ -343,11 +351,13 @@ def wipe(target) -> None:
 # -- the test ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def etcdlite_and_etcd():
+def etcdlite_and_etcds():
+    """etcdlite, then one real etcd per installed release."""
     servers = []
     try:
         servers.append(start_etcdlite())
-        servers.append(start_real_etcd(etcd_binary()))
+        for version in INSTALLED:
+            servers.append(start_real_etcd(etcd_binary(version), version=version))
         for server in servers:
             server.lease.LeaseGrant(rpc_pb2.LeaseGrantRequest(ID=LEASE, TTL=3600), timeout=10)
         yield tuple(servers)
@@ -356,34 +366,37 @@ def etcdlite_and_etcd():
             server.close()
 
 
-def test_random_kv_operation_sequences_answer_like_real_etcd(etcdlite_and_etcd):
-    lite, etcd = etcdlite_and_etcd
+def test_random_kv_operation_sequences_answer_like_real_etcd_3_5_and_3_4(etcdlite_and_etcds):
+    lite, *etcds = etcdlite_and_etcds
+    servers = [lite, *etcds]
 
     @settings(max_examples=400, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(seed_puts(), st.lists(operations, min_size=1, max_size=20))
     def same_answers(seeds, requests):
         requests = seeds + requests
-        starts = {lite.name: current_revision(lite), etcd.name: current_revision(etcd)}
+        starts = {server.name: current_revision(server) for server in servers}
+        # after a revision drift in an earlier (failed) example, hashes cannot match
+        same_start = len(set(starts.values())) == 1
         done: list[str] = []
         try:
             for request in requests + [rpc_pb2.HashKVRequest()]:
-                # after a revision drift in an earlier (failed) example, hashes cannot match
-                same_start = starts[lite.name] == starts[etcd.name]
                 ours = send(lite, request, starts[lite.name], same_start)
-                theirs = send(etcd, request, starts[etcd.name], same_start)
-                if ours != theirs:
-                    history = "\n".join(f"  {line}" for line in done) or "  (none)"
-                    raise AssertionError(
-                        f"etcdlite and etcd disagree (revisions relative to the example's start "
-                        f"revision, {starts[lite.name]} on etcdlite, {starts[etcd.name]} on etcd)\n"
-                        f"earlier requests of this example:\n{history}\n"
-                        f"request: {show(request)}\n"
-                        f"etcdlite: {show_outcome(ours)}\n"
-                        f"etcd:     {show_outcome(theirs)}")
+                for etcd in etcds:
+                    theirs = send(etcd, request, starts[etcd.name], same_start)
+                    if ours != theirs:
+                        history = "\n".join(f"  {line}" for line in done) or "  (none)"
+                        raise AssertionError(
+                            f"etcdlite and {etcd.name} disagree (revisions relative to the "
+                            f"example's start revision, {starts[lite.name]} on etcdlite, "
+                            f"{starts[etcd.name]} on {etcd.name})\n"
+                            f"earlier requests of this example:\n{history}\n"
+                            f"request: {show(request)}\n"
+                            f"etcdlite: {show_outcome(ours)}\n"
+                            f"{etcd.name + ':':9} {show_outcome(theirs)}")
                 done.append(f"{show(request)} -> {show_outcome(ours)}")
         finally:
-            wipe(lite)
-            wipe(etcd)
+            for server in servers:
+                wipe(server)
 
     same_answers()

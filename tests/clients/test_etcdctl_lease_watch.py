@@ -1,5 +1,6 @@
-"""etcdctl (3.4) lease and watch commands against each target: printed output, exit codes and
-error lines must be the same for etcdlite and etcd (reference §6, §7).
+"""etcdctl lease and watch commands (3.4's etcdctl against etcd 3.4, 3.5's against etcd 3.5 and
+etcdlite) against each target: printed output, exit codes and error lines must be the same for
+etcdlite and etcd (reference §6, §7).
 
 Lease IDs chosen by the server are opaque, so they are read back from ``lease grant``'s output.
 ``etcdctl watch`` never exits on its own unless the server cancels the watch: it is run in the
@@ -43,7 +44,7 @@ class _Watch:
     """``etcdctl watch ...`` running in the background; ``read`` collects its stdout."""
 
     def __init__(self, target, *args: str) -> None:
-        binary = etcdctl_binary()
+        binary = etcdctl_binary(target.etcdctl_version)
         if binary is None:
             pytest.skip("etcdctl is not installed")
         env = dict(os.environ, ETCDCTL_API="3")

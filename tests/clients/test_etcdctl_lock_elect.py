@@ -1,6 +1,7 @@
-"""etcdctl lock / elect (3.4, Go's client-side concurrency recipes over KV, Lease and Watch) against
-each target: several etcdctl processes contend for real, and they interoperate with the Lock and
-Election services (reference §8, §9: the recipes share one key scheme)."""
+"""etcdctl lock / elect (Go's client-side concurrency recipes over KV, Lease and Watch; 3.4's
+etcdctl against etcd 3.4, 3.5's against etcd 3.5 and etcdlite) against each target: several
+etcdctl processes contend for real, and they interoperate with the Lock and Election services
+(reference §8, §9: the recipes share one key scheme)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ LINE_TIMEOUT = 10.0
 
 
 def _spawn(target, *args: str, **kw) -> subprocess.Popen:
-    binary = etcdctl_binary()
+    binary = etcdctl_binary(target.etcdctl_version)
     if binary is None:
         pytest.skip("etcdctl is not installed")
     env = dict(os.environ, ETCDCTL_API="3", **kw.pop("env", {}))
