@@ -150,8 +150,9 @@ def test_watch_at_exactly_the_compact_revision_replays_its_puts_but_not_its_dele
 
 def test_watch_with_negative_start_revision_is_rejected_as_compacted_etcdlite_only(
         etcdlite_target):
-    # etcd 3.4.23 mishandles negative start revisions (created, then odd compaction cancels);
-    # etcdlite rejects them like 3.4.38+/3.5.24+/3.6.6+ (reference §7.2) - no dual-target check.
+    # etcd 3.4.23 and 3.5.1 mishandle negative start revisions (-1 makes a live watcher, -2 one
+    # that is created and then cancelled with compact_revision -1; observed on both); etcdlite
+    # rejects them like 3.4.38+/3.5.24+/3.6.6+ (reference §7.2) - no dual-target check.
     put(etcdlite_target, b"a", b"1")  # 2
     with WatchStream(etcdlite_target) as stream:
         for start in (-1, -2):
