@@ -108,7 +108,9 @@ def test_ctrl_c_during_start_up_ends_without_a_traceback(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert "Traceback" not in err, err
-        assert proc.returncode in (0, 130), (proc.returncode, err)
+        # -SIGINT: the signal came while the interpreter was still starting, before Python
+        # installs its own SIGINT handler, so the default action ended the process (no output).
+        assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
 
 
 def test_sigterm_stops_a_running_server_cleanly(tmp_path):
