@@ -33,3 +33,21 @@ class Config:
     time_control: bool = False
     #: an etcdlite snapshot file (server/snapshot.py) to load into the empty keyspace at start
     initial_snapshot: str | None = None
+
+    # -- auth: etcd's --auth-token ("simple" or "jwt,pub-key=...,priv-key=...,sign-method=...,ttl=..."),
+    #    --auth-token-ttl (seconds, simple tokens) and --bcrypt-cost
+    auth_token: str = "simple"
+    auth_token_ttl: int = 300
+    bcrypt_cost: int = 10
+
+    # -- TLS on the client URLs (https:// listen URLs): etcd's --cert-file, --key-file,
+    #    --trusted-ca-file, --client-cert-auth, --auto-tls, --tls-min-version, --tls-max-version,
+    #    --cipher-suites
+    cert_file: str | None = None
+    key_file: str | None = None
+    trusted_ca_file: str | None = None
+    client_cert_auth: bool = False
+    auto_tls: bool = False
+    tls_min_version: str | None = None
+    tls_max_version: str | None = None
+    cipher_suites: list[str] = field(default_factory=list)
