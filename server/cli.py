@@ -26,7 +26,7 @@ from . import etcd_messages as msg
 from .cluster import BootstrapError, bootstrap
 from .config import Config
 from .flags import BY_NAME, FLAGS, GROUPS, LEGACY, NOT_YET, NOTICE, REFUSE, USE, Flag
-from .goflags import FlagSyntaxError, GoValueError, flag_to_env, parse_argv
+from .goflags import FlagSyntaxError, GoValueError, flag_to_env, parse_argv, parse_duration
 from .storage.lmdb_backend import MAX_QUOTA_BYTES as LMDB_MAX_QUOTA_BYTES
 
 log = logging.getLogger("etcdlite")
@@ -222,6 +222,87 @@ def _quota(settings: Settings, data_dir: str | None) -> int:
     return quota
 
 
+class _JwtOptionError(Exception):
+    """A jwt option etcd's ``jwtOptions.Parse`` fails on (a key file, the ttl)."""
+
+
+def _read_key_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise _JwtOptionError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _jwt_duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except GoValueError:
+        raise _JwtOptionError(f'time: invalid duration "{text}"') from None
+
+
+def check_auth_token(value: str, ttl: int) -> None:
+    """etcd's ``auth.NewTokenProvider`` at start: an option it cannot use ends etcd with "auth:
+    invalid auth options" (what went wrong loading JWT options it logs just before; etcdlite
+    gives it in brackets). ``""`` is etcd's no-token provider, accepted as etcd does."""
+    if value == "":
+        return
+    from .auth.tokens import AuthOptionsError, parse_auth_token_option
+
+    invalid = "auth: invalid auth options"
+    try:
+        kind, _, options = value.partition(",")
+        if kind == "jwt":  # etcd reads the ttl, then pub-key, then priv-key: fail on the first
+            pairs = dict(pair.partition("=")[::2] for pair in options.split(",") if pair)
+            if pairs.get("ttl"):
+                _jwt_duration(pairs["ttl"])
+            for name in ("pub-key", "priv-key"):
+                if pairs.get(name):
+                    _read_key_file(pairs[name])
+        parse_auth_token_option(value, ttl, _read_key_file, _jwt_duration)
+    except _JwtOptionError as exc:
+        raise CommandLineError(f"{invalid} (problem loading JWT options: {exc})") from None
+    except AuthOptionsError as exc:
+        if str(exc) == "auth: invalid auth signature method":
+            raise CommandLineError(f"{invalid} (problem loading JWT options: {exc})") from None
+        raise CommandLineError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a key file that is no PEM key of that kind
+        raise CommandLineError(f"auth: cannot load the JWT key: {exc}") from None
+
+
+def _bcrypt_cost(settings: Settings) -> int:
+    """etcd's auth store takes a cost outside bcrypt's range as the default, with a warning."""
+    cost = settings.values["bcrypt-cost"]
+    if not msg.BCRYPT_MIN_COST <= cost <= msg.BCRYPT_MAX_COST:
+        settings.notes.append((logging.WARNING, msg.BCRYPT_INVALID_COST.format(
+            min=msg.BCRYPT_MIN_COST, max=msg.BCRYPT_MAX_COST, default=msg.BCRYPT_DEFAULT_COST,
+            given=cost)))
+        return msg.BCRYPT_DEFAULT_COST
+    return cost
+
+
+def _tls_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The client TLS settings of Config, after etcd's checks of the version and cipher flags."""
+    from .tls import TLSOptionError, check_tls_options
+
+    try:
+        check_tls_options(values["tls-min-version"], values["tls-max-version"],
+                          values["cipher-suites"])
+    except TLSOptionError as exc:
+        raise CommandLineError(str(exc)) from None
+    return dict(
+        cert_file=values["cert-file"] or None,
+        key_file=values["key-file"] or None,
+        trusted_ca_file=values["trusted-ca-file"] or None,
+        client_cert_auth=values["client-cert-auth"],
+        auto_tls=values["auto-tls"],
+        tls_min_version=values["tls-min-version"],
+        tls_max_version=values["tls-max-version"],
+        cipher_suites=list(values["cipher-suites"]),
+        self_signed_cert_validity=values["self-signed-cert-validity"],
+    )
+
+
 def _positive(values: dict[str, Any], name: str) -> Any:
     if values[name] <= 0:
         raise CommandLineError(f"--{name} must be positive (set to {_shown(BY_NAME[name], values[name])})")
@@ -249,6 +330,8 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
                                f"etcdlite is a single-node server: give only this member "
                                f"(--initial-cluster {own})")
     data_dir = _data_dir(settings, name)
+    tls_settings = _tls_settings(values)
+    check_auth_token(values["auth-token"], values["auth-token-ttl"])
     level = "debug" if values["debug"] else values["log-level"]
     outputs = values["log-outputs"] if "log-outputs" in settings.given or \
         "log-output" not in settings.given else values["log-output"]
@@ -266,6 +349,10 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
         log_level=level,
         time_control=values["enable-time-control"],
         initial_snapshot=values["initial-snapshot"] or None,
+        auth_token=values["auth-token"],
+        auth_token_ttl=values["auth-token-ttl"],
+        bcrypt_cost=_bcrypt_cost(settings),
+        **tls_settings,
     )
     return config, LogSettings(LOG_LEVELS[level], list(outputs))
 

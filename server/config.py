@@ -42,7 +42,8 @@ class Config:
 
     # -- TLS on the client URLs (https:// listen URLs): etcd's --cert-file, --key-file,
     #    --trusted-ca-file, --client-cert-auth, --auto-tls, --tls-min-version, --tls-max-version,
-    #    --cipher-suites
+    #    --cipher-suites (etcd 3.5.8+'s version flags: None = their defaults), and
+    #    --self-signed-cert-validity (years) for --auto-tls
     cert_file: str | None = None
     key_file: str | None = None
     trusted_ca_file: str | None = None
@@ -51,3 +52,4 @@ class Config:
     tls_min_version: str | None = None
     tls_max_version: str | None = None
     cipher_suites: list[str] = field(default_factory=list)
+    self_signed_cert_validity: int = 1

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from . import etcd_messages as msg
-from .flags import BY_YAML_KEY, TRANSPORT_SECURITY_KEYS, Flag
+from .flags import BY_NAME, BY_YAML_KEY, TRANSPORT_SECURITY_KEYS, Flag
 from .goflags import GoValueError, parse_duration
 from .urls import URLError, url_list
 
@@ -121,7 +121,7 @@ def read(path: str) -> tuple[dict[str, Any], list[str]]:
                 if name is None:
                     unknown.append(f"{key}.{sub}")
                 elif sub_value is not None:
-                    values[name] = _value(f"{key}.{sub}", BY_YAML_KEY[name], sub_value)
+                    values[name] = _value(f"{key}.{sub}", BY_NAME[name], sub_value)
             continue
         flag = BY_YAML_KEY.get(key)
         if flag is None:

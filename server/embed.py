@@ -35,7 +35,10 @@ import asyncio
 import contextlib
 import inspect
 import os
+import shutil
+import tempfile
 import threading
+import weakref
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import grpc
@@ -45,6 +48,7 @@ from .clock import Clock, ManualClock
 from .config import Config
 from .faults import Fault, drop_client_connections
 from .runtime import Runtime
+from .tls import Certificates, make_test_certificates
 
 #: bound on how long a threaded call into the server's loop may take
 _CALL_TIMEOUT = 60.0
@@ -52,14 +56,30 @@ _CALL_TIMEOUT = 60.0
 
 class EtcdLite:
     def __init__(self, data_dir: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 config: Config | None = None, clock: Clock | None = None, **options: Any) -> None:
+                 config: Config | None = None, clock: Clock | None = None,
+                 tls: bool | Certificates = False, client_common_name: str | None = None,
+                 **options: Any) -> None:
         """``data_dir=None`` keeps everything in memory; ``port=0`` picks a free port.
 
         ``config`` gives full control; ``options`` set other :class:`Config` fields by name.
         ``clock`` replaces the real clock (e.g. a :class:`etcdlite.clock.ManualClock` in tests).
+
+        ``tls=True`` serves https with certificates made for this server: a throw-away CA (its
+        file is ``ca_file``), a server certificate for ``host`` signed by it, and a client
+        certificate whose CN is ``client_common_name`` (default ``root``; ``client_cert_file``,
+        ``client_key_file``); with ``client_cert_auth=True`` clients must present a certificate
+        from that CA. ``tls=`` a :class:`etcdlite.tls.Certificates` serves with those files instead.
+        ``auto_tls=True`` is etcd's --auto-tls (a self-signed certificate; ``ca_file`` is it).
         """
+        self.certificates: Certificates | None = None
         if config is None:
-            config = Config(data_dir=data_dir, listen_client_urls=[f"http://{host}:{port}"], **options)
+            options = self._tls_options(tls, host, client_common_name, options)
+            secure = bool(tls or options.get("auto_tls") or options.get("cert_file"))
+            options.setdefault("listen_client_urls",
+                               [f"{'https' if secure else 'http'}://{_url_host(host)}:{port}"])
+            config = Config(data_dir=data_dir, **options)
+        elif tls or client_common_name is not None:
+            raise TypeError("EtcdLite: give tls=... (and client_common_name) or config=..., not both")
         if clock is None and config.time_control:
             clock = ManualClock()
         self.config = config
@@ -70,12 +90,78 @@ class EtcdLite:
         #: the background thread of a threaded server (None for asyncio use)
         self._thread: threading.Thread | None = None
 
+    def _tls_options(self, tls: bool | Certificates, host: str, client_common_name: str | None,
+                     options: dict[str, Any]) -> dict[str, Any]:
+        if not tls:
+            if client_common_name is not None:
+                raise TypeError("EtcdLite: client_common_name needs tls=True")
+            return options
+        if tls is True:
+            directory = tempfile.mkdtemp(prefix="etcdlite-tls-")
+            weakref.finalize(self, shutil.rmtree, directory, True)
+            tls = make_test_certificates(directory, hosts=[host, "127.0.0.1", "localhost"],
+                                         client_common_name=client_common_name or "root")
+        elif client_common_name is not None:
+            raise TypeError("EtcdLite: client_common_name applies to tls=True (generated "
+                            "certificates), not to given ones")
+        self.certificates = tls
+        options = dict(options)
+        options.setdefault("cert_file", str(tls.server_cert))
+        options.setdefault("key_file", str(tls.server_key))
+        if options.get("client_cert_auth"):
+            options.setdefault("trusted_ca_file", str(tls.ca_file))
+        return options
+
     # -- where to connect -------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """The first client URL, e.g. ``http://127.0.0.1:41234``."""
+        """The first client URL, e.g. ``http://127.0.0.1:41234`` (``https://`` with TLS)."""
         return self._running().client_urls[0]
+
+    @property
+    def urls(self) -> list[str]:
+        """Every client URL the server listens on, as bound (the ports are the real ones)."""
+        return list(self._running().client_urls)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the first client URL is https."""
+        return self.url.startswith("https://")
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate a client verifies this server with: the test CA of ``tls=True``
+        (or of the given Certificates), the self-signed certificate itself with ``auto_tls``."""
+        if self.certificates is not None:
+            return str(self.certificates.ca_file)
+        runtime = self._runtime
+        if runtime is not None and runtime.auto_tls_files is not None:
+            return runtime.auto_tls_files[0]
+        return None
+
+    @property
+    def client_cert_file(self) -> str | None:
+        """A client certificate signed by the test CA (CN ``client_common_name``), or None."""
+        return str(self.certificates.client_cert) if self.certificates is not None else None
+
+    @property
+    def client_key_file(self) -> str | None:
+        return str(self.certificates.client_key) if self.certificates is not None else None
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """Credentials for ``grpc.secure_channel(etcd.endpoint, ...)``: trusting ``ca_file`` and
+        presenting the client certificate (when there is one)."""
+        ca_file = self.ca_file
+        if ca_file is None:
+            raise RuntimeError("this server has no TLS certificates (EtcdLite(tls=True) makes some)")
+        with open(ca_file, "rb") as file:
+            roots = file.read()
+        if self.certificates is None:
+            return grpc.ssl_channel_credentials(root_certificates=roots)
+        return grpc.ssl_channel_credentials(
+            root_certificates=roots, private_key=self.certificates.client_key.read_bytes(),
+            certificate_chain=self.certificates.client_cert.read_bytes())
 
     @property
     def endpoint(self) -> str:
@@ -378,6 +464,10 @@ class EtcdLite:
 
     async def drop_connections_async(self) -> int:
         return await self._call_async(self._running().drop_connections)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -59,6 +59,15 @@ MAX_QUOTA_BYTES = 8 * 1024 * 1024 * 1024
 QUOTA_ABOVE_MAXIMUM = ("quota exceeds the maximum value (quota-size-bytes {quota}, "
                        "quota-maximum-size-bytes {maximum})")
 
+# -- auth (server/auth/store.go) --------------------------------------------------------------
+BCRYPT_MIN_COST, BCRYPT_MAX_COST, BCRYPT_DEFAULT_COST = 4, 31, 10
+BCRYPT_INVALID_COST = ("use default bcrypt cost instead of the invalid given cost (min-cost {min}, "
+                       "max-cost {max}, default-cost {default}, given-cost {given})")
+
+# -- client TLS (embed.configureClientListeners, transport.TLSInfo) ---------------------------
+HTTPS_WITHOUT_CERT = ("TLS key/cert (--cert-file, --key-file) must be provided for client url {url} "
+                      "with HTTPS scheme")
+
 # -- bootstrapping the initial cluster (etcdmain, etcdserver.ServerConfig) --------------------
 INITIAL_CLUSTER_SETUP = "error setting up initial cluster: {error}"
 LOCAL_NAME_NOT_FOUND = 'couldn\'t find local name "{name}" in the initial cluster configuration'

@@ -131,7 +131,8 @@ _NO_RAFT = "etcdlite has no raft log, snapshots or WAL on one node"
 _NO_ELECTION = "a single etcdlite member is always the leader; there are no elections"
 _NO_PEERS = "a single etcdlite member has no peers"
 _NO_HTTP = "etcdlite serves no HTTP endpoints yet"
-_TLS_NOT_YET = "etcdlite serves plain http only"
+_NO_SELF_CLIENT = ("etcdlite makes no client connections to itself (etcd's gRPC gateway does), so "
+                   "it needs no client certificate of its own")
 _BBOLT = "etcdlite stores data in LMDB, not bbolt"
 _NO_V2 = "etcdlite serves only the v3 API"
 
@@ -240,18 +241,22 @@ FLAGS: list[Flag] = [
     Flag("v2-deprecation", "string", "not-yet", _C, "Phase of v2store deprecation.", NOTICE,
          "etcdlite has no v2 store"),
     # -- Security ------------------------------------------------------------------------------
-    *[Flag(name, kind, default, _S, text, NOT_YET, _TLS_NOT_YET, harmless=_zero)
-      for name, kind, default, text in [
-          ("cert-file", "string", "", "Path to the client server TLS cert file."),
-          ("key-file", "string", "", "Path to the client server TLS key file."),
-          ("client-cert-auth", "bool", False, "Enable client cert authentication."),
-          ("client-crl-file", "string", "", "Path to the client certificate revocation list file."),
-          ("client-cert-allowed-hostname", "string", "",
-           "Allowed TLS hostname for client cert authentication."),
-          ("trusted-ca-file", "string", "", "Path to the client server TLS trusted CA cert file."),
-          ("auto-tls", "bool", False, "Client TLS using generated certificates."),
-          ("client-cert-file", "string", "", "Path to an explicit peer client TLS cert file."),
-          ("client-key-file", "string", "", "Path to an explicit peer client TLS key file."),
+    Flag("cert-file", "string", "", _S, "Path to the client server TLS cert file."),
+    Flag("key-file", "string", "", _S, "Path to the client server TLS key file."),
+    Flag("client-cert-auth", "bool", False, _S, "Enable client cert authentication."),
+    Flag("client-crl-file", "string", "", _S, "Path to the client certificate revocation list file.",
+         NOT_YET, "certificate revocation lists", harmless=_zero),
+    Flag("client-cert-allowed-hostname", "string", "", _S,
+         "Allowed TLS hostname for client cert authentication.", NOT_YET,
+         "restricting client certificates to a hostname", harmless=_zero),
+    Flag("trusted-ca-file", "string", "", _S, "Path to the client server TLS trusted CA cert file."),
+    Flag("auto-tls", "bool", False, _S, "Client TLS using generated certificates."),
+    *[Flag(name, "string", "", _S, text, NOTICE, _NO_SELF_CLIENT, harmless=_zero)
+      for name, text in [
+          ("client-cert-file", "Path to an explicit peer client TLS cert file otherwise cert file "
+                               "will be used when client auth is required."),
+          ("client-key-file", "Path to an explicit peer client TLS key file otherwise key file "
+                              "will be used when client auth is required."),
       ]],
     *[Flag(name, kind, default, _S, text, NOTICE, _NO_PEERS + ", so there is no peer TLS",
            harmless=_zero)
@@ -270,10 +275,17 @@ FLAGS: list[Flag] = [
            "Skip verification of SAN field in client certificate for peer connections."),
       ]],
     Flag("self-signed-cert-validity", "uint", 1, _S,
-         "The validity period (years) of automatically generated certificates.", NOTICE,
-         "etcdlite generates no certificates"),
-    Flag("cipher-suites", "strings", [], _S, "Comma-separated list of supported TLS cipher suites.",
-         NOTICE, "etcdlite serves no TLS", harmless=_zero, shown_default=""),
+         "The validity period of the client and peer certificates, unit is year."),
+    Flag("cipher-suites", "strings", [], _S,
+         "Comma-separated list of supported TLS cipher suites between client/server and peers "
+         "(empty will be auto-populated by Go; etcdlite: only gRPC core's own TLS 1.2 suites).",
+         shown_default=""),
+    Flag("tls-min-version", "string", "TLS1.2", _S,
+         "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 "
+         "(etcd 3.5.8+; etcdlite: only TLS1.2).", not_in_35=True),
+    Flag("tls-max-version", "string", "", _S,
+         "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to "
+         "Go) (etcd 3.5.8+; etcdlite: only empty or TLS1.3).", not_in_35=True),
     Flag("cors", "urls", ["*"], _S, "Comma-separated whitelist of origins for CORS.", NOTICE, _NO_HTTP,
          harmless=lambda v: v in (["*"], [])),
     Flag("host-whitelist", "strings", ["*"], _S,
@@ -281,12 +293,10 @@ FLAGS: list[Flag] = [
          harmless=lambda v: v in (["*"], [""], [])),
     # -- Auth ----------------------------------------------------------------------------------
     Flag("auth-token", "string", "simple", _A,
-         "Specify a v3 authentication token type and its options ('simple' or 'jwt').", NOT_YET,
-         "etcdlite has no auth yet", harmless=lambda v: v.split(",")[0] in ("simple", "")),
-    Flag("bcrypt-cost", "uint", 10, _A, "Specify the cost / strength of the bcrypt algorithm.",
-         NOTICE, "etcdlite has no auth yet"),
-    Flag("auth-token-ttl", "uint", 300, _A, "Time (in seconds) of the auth-token-ttl.", NOTICE,
-         "etcdlite has no auth yet"),
+         "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
+    Flag("bcrypt-cost", "uint", 10, _A,
+         "Specify bcrypt algorithm cost factor for auth password hashing."),
+    Flag("auth-token-ttl", "uint", 300, _A, "The lifetime in seconds of the auth token."),
     # -- Profiling and Monitoring --------------------------------------------------------------
     Flag("enable-pprof", "bool", False, _P, "Enable runtime profiling data via HTTP server.", NOTICE,
          _NO_HTTP),
@@ -399,19 +409,30 @@ FLAGS += [Flag(name, "legacy", "", "", "", LEGACY, yaml_key=None) for name in LE
 BY_NAME: dict[str, Flag] = {f.name: f for f in FLAGS}
 assert len(BY_NAME) == len(FLAGS)
 
-#: config file keys (etcd's embed.Config / configProxy JSON tags) -> flag
-BY_YAML_KEY: dict[str, Flag] = {f.yaml_key: f for f in FLAGS if f.yaml_key}
-
 #: the nested ``client-transport-security`` / ``peer-transport-security`` keys of the config file
+#: (etcd's embed.securityConfig JSON tags) -> flag name
 TRANSPORT_SECURITY_KEYS = {
     "client-transport-security": {"cert-file": "cert-file", "key-file": "key-file",
+                                  "client-cert-file": "client-cert-file",
+                                  "client-key-file": "client-key-file",
                                   "client-cert-auth": "client-cert-auth",
                                   "trusted-ca-file": "trusted-ca-file", "auto-tls": "auto-tls",
                                   "crl-file": "client-crl-file",
                                   "allowed-hostname": "client-cert-allowed-hostname"},
     "peer-transport-security": {"cert-file": "peer-cert-file", "key-file": "peer-key-file",
+                                "client-cert-file": "peer-client-cert-file",
+                                "client-key-file": "peer-client-key-file",
                                 "client-cert-auth": "peer-client-cert-auth",
                                 "trusted-ca-file": "peer-trusted-ca-file", "auto-tls": "peer-auto-tls",
                                 "crl-file": "peer-crl-file", "allowed-cn": "peer-cert-allowed-cn",
                                 "allowed-hostname": "peer-cert-allowed-hostname"},
 }
+
+# These flags exist in the config file only under a transport-security key: at the top level
+# etcd does not know them (and ignores them), so neither does etcdlite.
+for _nested in TRANSPORT_SECURITY_KEYS.values():
+    for _name in _nested.values():
+        BY_NAME[_name].yaml_key = None
+
+#: config file keys (etcd's embed.Config / configProxy JSON tags) -> flag
+BY_YAML_KEY: dict[str, Flag] = {f.yaml_key: f for f in FLAGS if f.yaml_key}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 
 import grpc
 
@@ -16,6 +20,8 @@ from .node import Node
 from .storage.backend import Backend, StorageError
 from .storage.lmdb_backend import LmdbBackend
 from .storage.memory import MemoryBackend
+from . import etcd_messages as msg
+from . import tls
 from .urls import URLError, split_url
 
 log = logging.getLogger("etcdlite")
@@ -25,23 +31,57 @@ class StartupError(Exception):
     """The server cannot start: bad configuration, unusable port or data dir."""
 
 
-def _listen_addresses(config: Config) -> list[tuple[str, str, int]]:
-    addresses = []
+@dataclass(frozen=True)
+class Listener:
+    url: str
+    scheme: str
+    host: str
+    port: int
+
+
+def _listen_addresses(config: Config) -> list[Listener]:
+    listeners: list[Listener] = []
     for url in config.listen_client_urls:
         try:
             scheme, host, port = split_url(url)
         except URLError as exc:
             raise StartupError(str(exc)) from None
-        if scheme != "http":
-            raise StartupError(f"unsupported listen URL scheme {scheme!r} in {url} (only http)")
-        addresses.append((url, host, port))
-    if not addresses:
+        if scheme not in ("http", "https"):
+            raise StartupError(f"unsupported listen URL scheme {scheme!r} in {url} "
+                               "(only http and https)")
+        listeners.append(Listener(url, scheme, host, port))
+    if not listeners:
         raise StartupError("no --listen-client-urls given")
-    return addresses
+    schemes: dict[tuple[str, int], set[str]] = {}
+    for listener in listeners:
+        schemes.setdefault((listener.host, listener.port), set()).add(listener.scheme)
+    for (host, port), seen in schemes.items():
+        if len(seen) > 1 and port != 0:
+            raise StartupError(f"cannot serve both http and https on {_bind_target(host, port)}: "
+                               "etcd multiplexes them on one port, etcdlite's gRPC server takes "
+                               "TLS or plaintext per port (give them different ports)")
+    return listeners
+
+
+def check_tls_options(config: Config) -> None:
+    """etcd's checks of --tls-min-version, --tls-max-version and --cipher-suites (and etcdlite's
+    refusal of values gRPC core cannot honour); raises StartupError."""
+    try:
+        tls.check_tls_options(config.tls_min_version, config.tls_max_version,
+                              list(config.cipher_suites))
+    except tls.TLSOptionError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def _bind_target(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _add_port(server: grpc.aio.Server, target: str,
+              credentials: grpc.ServerCredentials | None) -> int:
+    if credentials is None:
+        return server.add_insecure_port(target)
+    return server.add_secure_port(target, credentials)
 
 
 def open_backend(config: Config) -> Backend:
@@ -64,10 +104,22 @@ class Runtime:
         self.client_urls: list[str] = []
         #: the interceptor: fault injection, and the long-lived calls a reset ends
         self.calls = CallControl()
-        self._listening: list[tuple[str, int]] = []
+        #: (host, bound port, credentials: None for plaintext) of every listening socket
+        self._listening: list[tuple[str, int, grpc.ServerCredentials | None]] = []
+        #: the files TLS listeners serve with (None: no https URL)
+        self.tls_files: tls.ServerFiles | None = None
+        #: --auto-tls certificate and key (None unless generated or reused)
+        self.auto_tls_files: tuple[str, str] | None = None
+        self._auto_tls_dir: str | None = None
 
     async def start(self) -> None:
         addresses = _listen_addresses(self.config)
+        check_tls_options(self.config)
+        try:
+            credentials = self._server_credentials(addresses)
+        except BaseException:
+            self._remove_auto_tls_dir()
+            raise
         initial = self._read_initial_snapshot()
         backend = open_backend(self.config)
         try:
@@ -77,16 +129,18 @@ class Runtime:
                 await self._load_initial_snapshot(initial)
             self.grpc = build_server(self.node, self.calls)
             bound = []
-            for url, host, port in addresses:
-                target = _bind_target(host, port)
+            for listener in addresses:
+                secure = credentials if listener.scheme == "https" else None
+                target = _bind_target(listener.host, listener.port)
                 try:
-                    actual = self.grpc.add_insecure_port(target)
+                    actual = _add_port(self.grpc, target, secure)
                 except RuntimeError:
                     actual = 0
                 if actual == 0:
-                    raise StartupError(f"cannot listen on {url}: address in use or not available")
-                bound.append(f"http://{_bind_target(host, actual)}")
-                self._listening.append((host, actual))
+                    raise StartupError(f"cannot listen on {listener.url}: address in use or not "
+                                       "available")
+                bound.append(f"{listener.scheme}://{_bind_target(listener.host, actual)}")
+                self._listening.append((listener.host, actual, secure))
             self.client_urls = bound
             self.node.member.client_urls = list(self.config.advertise_client_urls or bound)
             await self.grpc.start()
@@ -103,9 +157,76 @@ class Runtime:
 
     async def _release(self) -> None:
         self.grpc = None
+        self._listening = []
         if self.node is not None:
             node, self.node = self.node, None
             await node.close()
+        self._remove_auto_tls_dir()
+
+    # -- TLS --------------------------------------------------------------------------------
+
+    def _server_credentials(self, listeners: list[Listener]) -> grpc.ServerCredentials | None:
+        """etcd's ``configureClientListeners`` and ``TLSInfo.ServerConfig``: --auto-tls makes a
+        certificate unless one is given; an https URL needs a certificate; the files are read
+        and checked only when some URL is https; http URLs ignore them, with etcd's warnings."""
+        config = self.config
+        cert_file, key_file = config.cert_file or "", config.key_file or ""
+        trusted_ca, client_cert_auth = config.trusted_ca_file or "", config.client_cert_auth
+        if config.auto_tls:
+            if cert_file or key_file:
+                log.warning("ignoring client auto TLS since certs given")
+            else:
+                cert_file, key_file = self._auto_tls_certificate(listeners)
+                if trusted_ca or client_cert_auth:
+                    log.warning("--auto-tls replaces the client TLS settings, so --trusted-ca-file "
+                                "and --client-cert-auth are ignored (as etcd does): clients need "
+                                "no certificate")
+                trusted_ca, client_cert_auth = "", False
+        has_tls = bool(cert_file or key_file)
+        for listener in listeners:
+            if listener.scheme == "http":
+                if has_tls:
+                    log.warning("scheme is HTTP while key and cert files are present; ignoring key "
+                                "and cert files (client-url %s)", listener.url)
+                if client_cert_auth:
+                    log.warning("scheme is HTTP while --client-cert-auth is enabled; ignoring client "
+                                "cert auth for this URL (client-url %s)", listener.url)
+            elif not has_tls:
+                raise StartupError(msg.HTTPS_WITHOUT_CERT.format(url=listener.url))
+        if not any(listener.scheme == "https" for listener in listeners):
+            return None
+        try:
+            files = tls.server_files(cert_file, key_file, trusted_ca, client_cert_auth)
+        except tls.TLSFileError as exc:
+            raise StartupError(str(exc)) from None
+        self.tls_files = files
+        return grpc.ssl_server_credentials(
+            [(files.private_key, files.certificate_chain)], root_certificates=files.client_roots,
+            require_client_auth=files.client_roots is not None)
+
+    def _auto_tls_certificate(self, listeners: list[Listener]) -> tuple[str, str]:
+        """etcd's ClientSelfCert: <data-dir>/fixtures/client (kept and reused); in memory, a
+        temporary directory removed at stop."""
+        years = self.config.self_signed_cert_validity
+        if years <= 0:
+            raise StartupError("failed to get client self-signed certs: selfSignedCertValidity is "
+                               "invalid,it should be greater than 0")
+        if self.config.data_dir is not None:
+            directory = os.path.join(self.config.data_dir, "fixtures", "client")
+        else:
+            directory = self._auto_tls_dir = tempfile.mkdtemp(prefix="etcdlite-auto-tls-")
+        try:
+            cert, key = tls.self_signed(directory, [listener.host for listener in listeners],
+                                        days=365 * years)
+        except OSError as exc:
+            raise StartupError(f"failed to get client self-signed certs: {exc}") from None
+        self.auto_tls_files = (str(cert), str(key))
+        return str(cert), str(key)
+
+    def _remove_auto_tls_dir(self) -> None:
+        if self._auto_tls_dir is not None:
+            shutil.rmtree(self._auto_tls_dir, ignore_errors=True)
+            self._auto_tls_dir = None
 
     async def wait_closed(self) -> None:
         if self.grpc is not None:
@@ -160,7 +281,7 @@ class Runtime:
     async def drop_connections(self) -> int:
         """Close every client connection (listeners stay); return how many were dropped (-1: the
         platform cannot find connections, so the listeners were restarted instead)."""
-        dropped = drop_client_connections(port for _, port in self._listening)
+        dropped = drop_client_connections(port for _, port, _ in self._listening)
         if dropped is not None:
             return dropped
         await self._restart_listeners()
@@ -170,7 +291,7 @@ class Runtime:
         """Stop the gRPC server (closing every connection) and serve again on the same ports."""
         old, self.grpc = self.grpc, build_server(self.node, self.calls)
         await old.stop(0)
-        for host, port in self._listening:
-            if self.grpc.add_insecure_port(_bind_target(host, port)) == 0:
+        for host, port, credentials in self._listening:
+            if _add_port(self.grpc, _bind_target(host, port), credentials) == 0:
                 raise RuntimeError(f"cannot listen on {host}:{port} again")
         await self.grpc.start()

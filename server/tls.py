@@ -6,6 +6,7 @@ Plain crypto with ``cryptography``; no gRPC here (the transport turns the files 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import os
@@ -44,12 +45,14 @@ def _subject_alt_names(hosts: list[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
-def _certificate(subject: str, key, issuer_name: x509.Name, issuer_key, *, days: int,
+def _certificate(subject: str | None, key, issuer_name: x509.Name, issuer_key, *, days: int,
                  hosts: list[str] | None = None, ca: bool = False,
                  usages: tuple = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)):
     now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "etcd"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "etcd")]
+    if subject is not None:
+        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, subject))
+    name = x509.Name(attributes)
     builder = (x509.CertificateBuilder()
                .subject_name(name)
                .issuer_name(issuer_name if issuer_name is not None else name)
@@ -77,14 +80,16 @@ def _certificate(subject: str, key, issuer_name: x509.Name, issuer_key, *, days:
 def self_signed(directory: str | os.PathLike, hosts: list[str],
                 days: int = SELF_SIGNED_VALIDITY_DAYS) -> tuple[Path, Path]:
     """etcd's ``--auto-tls``: a self-signed certificate for ``hosts`` in ``directory`` as
-    ``cert.pem`` and ``key.pem``; kept and reused when both files are already there."""
+    ``cert.pem`` and ``key.pem``; kept and reused when both files are already there. Like etcd's:
+    subject O=etcd without a CN, server-auth usage, not a CA (etcd's key is P-521; P-256 here)."""
     directory = Path(directory)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     if cert_path.is_file() and key_path.is_file():
         return cert_path, key_path
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = _key()
-    cert = _certificate("etcdlite", key, None, None, days=days, hosts=hosts)
+    cert = _certificate(None, key, None, None, days=days, hosts=hosts,
+                        usages=(ExtendedKeyUsageOID.SERVER_AUTH,))
     _write(key_path, _key_pem(key), 0o600)
     _write(cert_path, _cert_pem(cert), 0o644)
     return cert_path, key_path
@@ -130,3 +135,203 @@ def make_test_certificates(directory: str | os.PathLike, hosts: list[str] | None
     _write(files.client_cert, _cert_pem(client_cert), 0o644)
     _write(files.client_key, _key_pem(client_key), 0o600)
     return files
+
+
+# -- serving: the files etcd's TLSInfo reads, checked as Go's crypto/tls checks them -------------
+
+class TLSFileError(ValueError):
+    """A certificate, key or CA file that etcd would refuse; the text is Go's (crypto/tls, x509)."""
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """The PEM bytes a TLS listener serves with. ``client_roots`` is set when client certificates
+    are required and verified (etcd: ``--trusted-ca-file`` given, or ``--client-cert-auth``)."""
+
+    certificate_chain: bytes
+    private_key: bytes
+    client_roots: bytes | None
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise TLSFileError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """(type, whole block) of each PEM block, as Go's pem.Decode finds them."""
+    blocks = []
+    text = data.decode("latin-1")
+    start = 0
+    while True:
+        begin = text.find("-----BEGIN ", start)
+        if begin < 0:
+            return blocks
+        type_end = text.find("-----", begin + 11)
+        if type_end < 0:
+            return blocks
+        kind = text[begin + 11:type_end]
+        end_marker = f"-----END {kind}-----"
+        end = text.find(end_marker, type_end)
+        if end < 0:
+            return blocks
+        end += len(end_marker)
+        blocks.append((kind, text[begin:end].encode("latin-1")))
+        start = end
+
+
+def _public_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _key_pair(cert_pem: bytes, key_pem: bytes) -> None:
+    """Go's ``tls.X509KeyPair`` checks, with its error texts."""
+    cert_blocks = _pem_blocks(cert_pem)
+    certs = [block for kind, block in cert_blocks if kind == "CERTIFICATE"]
+    if not certs:
+        if not cert_blocks:
+            raise TLSFileError("tls: failed to find any PEM data in certificate input")
+        if any(kind.endswith("PRIVATE KEY") for kind, _ in cert_blocks):
+            raise TLSFileError("tls: failed to find certificate PEM data in certificate input, "
+                               "but did find a private key; PEM inputs may have been switched")
+        skipped = " ".join(kind for kind, _ in cert_blocks)
+        raise TLSFileError('tls: failed to find "CERTIFICATE" PEM block in certificate input '
+                           f"after skipping PEM blocks of the following types: [{skipped}]")
+    key_blocks = _pem_blocks(key_pem)
+    keys = [block for kind, block in key_blocks if kind == "PRIVATE KEY" or kind.endswith(" PRIVATE KEY")]
+    if not keys:
+        if not key_blocks:
+            raise TLSFileError("tls: failed to find any PEM data in key input")
+        if any(kind == "CERTIFICATE" for kind, _ in key_blocks):
+            raise TLSFileError("tls: found a certificate rather than a key in the PEM for the "
+                               "private key")
+        skipped = " ".join(kind for kind, _ in key_blocks)
+        raise TLSFileError('tls: failed to find PEM block with type ending in "PRIVATE KEY" in key '
+                           f"input after skipping PEM blocks of the following types: [{skipped}]")
+    try:
+        leaf = x509.load_pem_x509_certificate(certs[0])
+    except ValueError as exc:
+        raise TLSFileError(f"x509: {exc}") from None
+    try:
+        key = serialization.load_pem_private_key(keys[0], password=None)
+    except (ValueError, TypeError):
+        raise TLSFileError("tls: failed to parse private key") from None
+    try:
+        matches = _public_der(leaf.public_key()) == _public_der(key.public_key())
+    except (ValueError, TypeError, AttributeError):
+        matches = False
+    if not matches:
+        raise TLSFileError("tls: private key does not match public key")
+
+
+def _cert_pool(path: str) -> bytes:
+    """Go's ``tlsutil.NewCertPool`` for one file: every PEM block must parse as a certificate."""
+    data = _read(path)
+    blocks = _pem_blocks(data)
+    for _, block in blocks:
+        body = b"".join(line for line in block.splitlines()[1:-1] if b":" not in line)
+        try:
+            x509.load_der_x509_certificate(base64.b64decode(body))
+        except ValueError:
+            raise TLSFileError(f"x509: malformed certificate in {path}") from None
+    if not blocks:
+        raise TLSFileError(f"no certificates in {path}: no client certificate could be verified "
+                           "(etcd would start and refuse every client)")
+    return data
+
+
+def system_roots() -> bytes:
+    """The system's CA bundle: Go verifies client certificates against it when
+    ``--client-cert-auth`` is set without ``--trusted-ca-file``."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"), paths.cafile,
+                      paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and os.path.isfile(candidate):
+            return _read(candidate)
+    raise TLSFileError("--client-cert-auth without --trusted-ca-file verifies client certificates "
+                       "against the system's CA bundle, and none was found; give --trusted-ca-file")
+
+
+def server_files(cert_file: str, key_file: str, trusted_ca_file: str = "",
+                 client_cert_auth: bool = False) -> ServerFiles:
+    """What etcd's ``TLSInfo.ServerConfig`` reads, checked in its order and with its errors."""
+    if not cert_file or not key_file:
+        raise TLSFileError(f"KeyFile and CertFile must both be present[key: {key_file}, "
+                           f"cert: {cert_file}]")
+    cert_pem, key_pem = _read(cert_file), _read(key_file)
+    _key_pair(cert_pem, key_pem)
+    roots = None
+    if trusted_ca_file:
+        roots = _cert_pool(trusted_ca_file)
+    elif client_cert_auth:
+        roots = system_roots()
+    return ServerFiles(cert_pem, key_pem, roots)
+
+
+# -- --tls-min-version, --tls-max-version, --cipher-suites ------------------------------------
+
+#: Go's names (``tls.CipherSuites()``, ``tls.InsecureCipherSuites()`` and two aliases): what
+#: etcd's ``--cipher-suites`` accepts
+GO_CIPHER_SUITES = frozenset("""
+TLS_RSA_WITH_AES_128_CBC_SHA TLS_RSA_WITH_AES_256_CBC_SHA TLS_RSA_WITH_AES_128_GCM_SHA256
+TLS_RSA_WITH_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384
+TLS_CHACHA20_POLY1305_SHA256 TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA
+TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+TLS_RSA_WITH_RC4_128_SHA TLS_RSA_WITH_3DES_EDE_CBC_SHA TLS_RSA_WITH_AES_128_CBC_SHA256
+TLS_ECDHE_ECDSA_WITH_RC4_128_SHA TLS_ECDHE_RSA_WITH_RC4_128_SHA TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
+""".split())
+
+#: The TLS 1.2 suites gRPC core offers (its default ``GRPC_SSL_CIPHER_SUITES``: ECDHE-ECDSA- and
+#: ECDHE-RSA-AES128/256-GCM), in Go's names. grpcio's Python API cannot change them; TLS 1.3
+#: suites are not configurable in Go either.
+GRPC_CIPHER_SUITES = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                      "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                      "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+
+_TLS_VERSIONS = {"": 0, "TLS1.2": 0x0303, "TLS1.3": 0x0304}
+
+_GRPC_FIXED = ("etcdlite's TLS is gRPC core's, which always accepts TLS 1.2 and TLS 1.3 with its "
+               "own cipher suites, and grpcio offers no setting to change that")
+
+
+class TLSOptionError(ValueError):
+    """--tls-min-version / --tls-max-version / --cipher-suites that etcd or etcdlite refuses."""
+
+
+def check_tls_options(min_version: str | None, max_version: str | None,
+                      cipher_suites: list[str]) -> None:
+    """etcd's checks (``GetTLSVersion``, ``embed.Config.Validate``, ``GetCipherSuite``), then
+    etcdlite's: only the values that describe what gRPC core does anyway are accepted."""
+    min_version = "TLS1.2" if min_version is None else min_version
+    max_version = "" if max_version is None else max_version
+    for version in (min_version, max_version):
+        if version not in _TLS_VERSIONS:
+            raise TLSOptionError(f'unexpected TLS version "{version}" (must be one of: TLS1.2, TLS1.3)')
+    low, high = _TLS_VERSIONS[min_version], _TLS_VERSIONS[max_version]
+    if high and low > high:
+        raise TLSOptionError(f"min version ({min_version}) is greater than max version ({max_version})")
+    if low == _TLS_VERSIONS["TLS1.3"] and cipher_suites:
+        raise TLSOptionError("cipher suites cannot be configured when only TLS1.3 is enabled")
+    for suite in cipher_suites:
+        if suite not in GO_CIPHER_SUITES:
+            raise TLSOptionError(f'unexpected TLS cipher suite "{suite}"')
+    if low == _TLS_VERSIONS["TLS1.3"]:
+        raise TLSOptionError(f"--tls-min-version={min_version} is refused: {_GRPC_FIXED}")
+    if high == _TLS_VERSIONS["TLS1.2"]:
+        raise TLSOptionError(f"--tls-max-version={max_version} is refused: {_GRPC_FIXED}")
+    if cipher_suites and set(cipher_suites) != set(GRPC_CIPHER_SUITES):
+        raise TLSOptionError(f"--cipher-suites={','.join(cipher_suites)} is refused: {_GRPC_FIXED} "
+                             f"(TLS 1.2: {','.join(GRPC_CIPHER_SUITES)}); give exactly these, in any "
+                             "order, or none")

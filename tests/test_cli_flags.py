@@ -103,8 +103,7 @@ def test_initial_cluster_state_existing_is_refused_with_a_reason():
 
 
 def test_not_yet_supported_flags_are_refused_not_ignored():
-    for argv in (["--cert-file", "c.pem"], ["--client-cert-auth"], ["--auto-tls"],
-                 ["--trusted-ca-file", "ca.pem"], ["--auth-token", "jwt"],
+    for argv in (["--client-crl-file", "crl.pem"], ["--client-cert-allowed-hostname", "x"],
                  ["--listen-metrics-urls", "http://127.0.0.1:2381"],
                  ["--auto-compaction-retention", "1h"]):
         assert "not supported yet" in str(_error(*argv, "--memory")), argv
@@ -194,7 +193,7 @@ def test_config_file_errors_are_etcds(tmp_path):
         "field configYAML.quota-backend-bytes of type int64")
     assert str(_error("--config-file", str(tmp_path / "none.yml"))) == \
         f"open {tmp_path / 'none.yml'}: no such file or directory"
-    path.write_text("client-transport-security:\n  cert-file: server.crt\n")
+    path.write_text("client-transport-security:\n  crl-file: crl.pem\n")
     assert "not supported yet" in str(_error("--config-file", str(path)))
 
 
