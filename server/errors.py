@@ -119,3 +119,11 @@ def unconverted(error: EtcdError) -> EtcdError:
     code Unknown with the store's own "auth: ..." text (other errors pass through)."""
     raw = _RAW_AUTH_BY_STATUS.get((error.code, error.message))
     return EtcdError("UNKNOWN", raw) if raw is not None else error
+
+
+def go_status_text(error: EtcdError) -> str:
+    """grpc-go's text of a status error, ``rpc error: code = X desc = Y``: what etcd puts where it
+    reports a status inside a message (a watch cancelled for lack of permission)."""
+    code = "Canceled" if error.code == "CANCELLED" else \
+        "".join(part.capitalize() for part in error.code.split("_"))
+    return f"rpc error: code = {code} desc = {error.message}"

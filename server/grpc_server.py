@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from .api.admin_service import AdminService
+from .api.auth_service import AuthService
 from .api.cluster_service import ClusterService
 from .api.election_service import ElectionService
 from .api.kv_service import KVService
@@ -15,7 +16,7 @@ from .api.maintenance_service import MaintenanceService
 from .faults import CallControl
 from .node import Node
 from .api.registration import add_service, unknown_methods_handler
-from .proto import etcdlite_admin_pb2, etcdlite_admin_pb2_grpc, rpc_pb2, v3election_pb2, v3lock_pb2
+from .proto import etcdlite_admin_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 _MiB = 1024 * 1024
 
@@ -50,15 +51,14 @@ def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Serve
         (ClusterService(node), services["Cluster"]),
         (LeaseService(node), services["Lease"]),
         (WatchService(node), services["Watch"]),
-        (None, services["Auth"]),  # not served yet: every call answers "method X not implemented"
+        (AuthService(node), services["Auth"]),
         (LockService(node), v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]),
         (ElectionService(node), v3election_pb2.DESCRIPTOR.services_by_name["Election"]),
     ]
     for servicer, service in served:
         add_service(server, servicer, service)
-    etcdlite_admin_pb2_grpc.add_AdminServicer_to_server(
-        AdminService(node, node.config.time_control), server)
     admin = etcdlite_admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+    add_service(server, AdminService(node, node.config.time_control), admin)
     server.add_generic_rpc_handlers((unknown_methods_handler(
         [service.full_name for _, service in served] + [admin.full_name]),))
     return server

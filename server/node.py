@@ -8,7 +8,15 @@ sees a write that could still be lost.
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Callable, TypeVar
+
 from . import errors
+from .auth import passwords
+from .auth.authorize import authorize, authorize_lease_keys
+from .auth.caller import Caller
+from .auth.store import AuthInfo, AuthStore
+from .auth.tokens import AuthOptionsError, TokenProvider, parse_auth_token_option
 from .clock import Clock
 from .cluster import Member, cluster_id, member_id
 from .config import Config
@@ -29,6 +37,9 @@ from .mvcc.store import Commit, MVCCStore
 from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
 from .watch.watch_hub import WatchHub
+from .watch.watcher import WatchStream
+
+T = TypeVar("T")
 
 
 ALARM_NONE, ALARM_NOSPACE, ALARM_CORRUPT = 0, 1, 2
@@ -60,6 +71,8 @@ class Node:
         state = backend.load()
         self.store.restore(state.changes, state.compact_revision)
         self.lessor.restore(state.leases)
+        self.auth = AuthStore.from_state(json.loads(state.auth)) if state.auth else AuthStore()
+        self.tokens: TokenProvider = token_provider(config, self.clock)
         self.lessor.on_commit(Commit(self.store.current_revision, [
             _attachment(kv) for kv in self.store.latest_kvs() if kv.lease]))
         boots = state.meta.get("boots", 0) + 1
@@ -141,55 +154,94 @@ class Node:
         if puts and any(a == ALARM_NOSPACE for _, a in self.alarms):
             raise errors.NO_SPACE
 
-    # -- KV ---------------------------------------------------------------------------------
+    # -- the request path ---------------------------------------------------------------------
+    #
+    # Every request passes the same stages, in etcd's order (v3rpc, then etcdserver, then the
+    # applier chain): quota → validate → identify → request size → alarm gate → authorize →
+    # apply → durable. Reads: validate → identify → authorize → serve at the durable revision.
+    # The quota comes first because etcd's quota servers wrap the handlers that validate; the
+    # alarm gate comes before authorization because etcd's capped/corrupt appliers wrap its auth
+    # applier.
 
-    def range(self, req: RangeRequest) -> RangeResult:
-        return self.store.range(req, self.durable_revision)
+    def identify(self, caller: Caller) -> AuthInfo | None:
+        """Who ``caller`` is (etcd's AuthInfoFromCtx), while auth is enabled: the user of its token
+        (one that is not, or no longer, valid is refused), else, with --client-cert-auth, the CN of
+        its verified client certificate, else nobody."""
+        if caller.internal or not self.auth.enabled:
+            return None
+        token = caller.token
+        if token is not None:
+            info = self.tokens.info(token, self.auth.revision)
+            if info is None:
+                raise errors.AUTH_INVALID_TOKEN
+            return info
+        if self.config.client_cert_auth:
+            name = caller.common_name
+            if name:
+                return AuthInfo(name, self.auth.revision)
+        return None
 
-    async def put(self, req: PutRequest, request_size: int | None = None) -> PutResult:
-        if request_size is None:
-            request_size = wire_size.put_size(req)
-        self._check_quota(KV_OVERHEAD + request_size)
-        if self.alarms:
-            validation.check_put(req)
-            self.store.check_request_size(request_size)
-            self._check_writable(puts=True)
-        result = self.store.put(req, request_size)
+    def _authorize(self, caller: Caller, info: AuthInfo | None, request: object) -> None:
+        if self.auth.enabled and not caller.internal:
+            authorize(self.auth, info, request, self._lease_keys)
+
+    def _lease_keys(self, lease_id: int) -> list[bytes]:
+        lease = self.lessor.get(lease_id)
+        return sorted(lease.keys) if lease is not None else []
+
+    async def _write(self, caller: Caller, request: object, validate: Callable[[], None],
+                     request_size: int, puts: bool, apply: Callable[[], T], quota: int = 0) -> T:
+        """Run one KV write through the stages; ``quota`` is the space it may add (0: none)."""
+        if quota:
+            self._check_quota(quota)
+        validate()
+        info = self.identify(caller)
+        self.store.check_request_size(request_size)
+        self._check_writable(puts)
+        self._authorize(caller, info, request)
+        result = apply()
         self._applied()
         await self.committer.wait()
         return result
 
-    async def delete_range(self, req: DeleteRangeRequest,
+    # -- KV ---------------------------------------------------------------------------------
+
+    def range(self, caller: Caller, req: RangeRequest) -> RangeResult:
+        validation.check_range(req)
+        self._authorize(caller, self.identify(caller), req)
+        return self.store.range(req, self.durable_revision)
+
+    async def put(self, caller: Caller, req: PutRequest, request_size: int | None = None) -> PutResult:
+        if request_size is None:
+            request_size = wire_size.put_size(req)
+        return await self._write(
+            caller, req, lambda: validation.check_put(req), request_size, True,
+            lambda: self.store.put(req, request_size, checked=True), KV_OVERHEAD + request_size)
+
+    async def delete_range(self, caller: Caller, req: DeleteRangeRequest,
                            request_size: int | None = None) -> DeleteRangeResult:
         if request_size is None:
             request_size = wire_size.delete_size(req)
-        if self.alarms:
-            validation.check_delete(req)
-            self.store.check_request_size(request_size)
-            self._check_writable(puts=False)
-        result = self.store.delete_range(req, request_size)
-        self._applied()
-        await self.committer.wait()
-        return result
+        return await self._write(
+            caller, req, lambda: validation.check_delete(req), request_size, False,
+            lambda: self.store.delete_range(req, request_size, checked=True))
 
-    async def txn(self, req: TxnRequest, request_size: int | None = None) -> TxnResult:
+    async def txn(self, caller: Caller, req: TxnRequest, request_size: int | None = None) -> TxnResult:
         """``request_size``: the encoded size, known for requests from the wire; measured here for
         requests the server builds itself (locks, elections), which etcd size-checks as well."""
         if validation.is_read_only(req):
-            return self.store.txn(req, request_size, self.durable_revision)
+            validation.check_txn(req, self.store.max_txn_ops)
+            self._authorize(caller, self.identify(caller), req)
+            return self.store.txn(req, 0, self.durable_revision, checked=True)
         if request_size is None:
             request_size = wire_size.txn_size(req)
-        self._check_quota(_txn_cost(req))
-        if self.alarms:
-            validation.check_txn(req, self.store.max_txn_ops)
-            self.store.check_request_size(request_size)
-            self._check_writable(puts=_has_direct_put(req))
-        result = self.store.txn(req, request_size)
-        self._applied()
-        await self.committer.wait()
-        return result
+        return await self._write(
+            caller, req, lambda: validation.check_txn(req, self.store.max_txn_ops), request_size,
+            _has_direct_put(req), lambda: self.store.txn(req, request_size, checked=True),
+            _txn_cost(req))
 
-    async def compact(self, revision: int) -> int:
+    async def compact(self, caller: Caller, revision: int) -> int:
+        self.identify(caller)  # etcd checks the token; compaction needs no permission
         self._check_writable(puts=False)
         # Compaction never runs ahead of the disk: readers stay at or above the compact revision.
         # Writes applied while we waited are not durable yet, so "current" is the durable revision.
@@ -199,10 +251,25 @@ class Node:
         await self.committer.wait()
         return current
 
+    # -- Watch ------------------------------------------------------------------------------
+
+    def open_watch(self, caller: Caller) -> "WatchSession":
+        return WatchSession(self, caller)
+
+    def watch_internal(self, key: bytes, range_end: bytes,
+                       callback: Callable[[int, list[Change]], None]) -> Callable[[], None]:
+        """An in-process watch for the recipes (no permission check: they have read the range
+        with the caller's credentials first); returns the function that ends it, bound to the
+        state it was made on, so a reset in between cannot misdirect it."""
+        hub = self.watch_hub
+        watch = hub.watch_internal(key, range_end, callback)
+        return lambda: hub.cancel_internal(watch)
+
     # -- Lease ------------------------------------------------------------------------------
 
-    async def lease_grant(self, lease_id: int, ttl: int) -> Lease:
+    async def lease_grant(self, caller: Caller, lease_id: int, ttl: int) -> Lease:
         self._check_quota(LEASE_OVERHEAD)
+        self.identify(caller)
         self._check_writable(puts=True)
         lease = self.lessor.grant(lease_id, ttl)
         self._applied()
@@ -213,9 +280,12 @@ class Node:
         await self.committer.wait()
         return lease
 
-    async def lease_revoke(self, lease_id: int) -> int:
+    async def lease_revoke(self, caller: Caller, lease_id: int) -> int:
         """Revoke a lease, deleting its keys in one revision; return the revision after it."""
+        info = self.identify(caller)
         self._check_writable(puts=False)
+        if self.auth.enabled and not caller.internal:
+            authorize_lease_keys(self.auth, info, lease_id, self._lease_keys)
         lease = self.lessor.get(lease_id)
         if lease is None:
             raise errors.LEASE_NOT_FOUND
@@ -230,14 +300,27 @@ class Node:
         self.committer.submit(Batch(self.store.current_revision, leases={lease.id: None},
                                     meta={"raft_index": self.raft_index}))
 
-    async def lease_keep_alive(self, lease_id: int) -> int:
-        """Renew; the granted TTL, or 0 for an unknown lease. An expired lease is revoked first."""
+    async def lease_keep_alive(self, caller: Caller, lease_id: int) -> int:
+        """Renew; the granted TTL, or 0 for an unknown lease. An expired lease is revoked first.
+        etcd renews without looking at credentials."""
         lease = self.lessor.get(lease_id)
         if lease is not None and lease.deadline <= self.clock.now():
             self._revoke(lease)
             await self.committer.wait()
             return 0
         return self.lessor.renew(lease_id)
+
+    def lease_time_to_live(self, caller: Caller, lease_id: int) -> tuple[int, int, list[bytes]] | None:
+        """(remaining, granted TTL, attached keys), or None for an unknown lease. With auth on,
+        the caller needs read permission on every attached key (etcd 3.5.x's checkLeaseTimeToLive)."""
+        info = self.identify(caller)
+        if self.auth.enabled and not caller.internal:
+            for key in self._lease_keys(lease_id):
+                self.auth.check_read(info, key)
+        return self.lessor.time_to_live(lease_id)
+
+    def lease_ids(self) -> list[int]:
+        return [lease.id for lease in self.lessor.leases_by_expiry()]
 
     async def expire_leases(self) -> int:
         """Revoke leases whose deadline passed (at most one scan's worth); return how many."""
@@ -266,6 +349,62 @@ class Node:
                     await asyncio.sleep(0)
             except errors.EtcdError:
                 await asyncio.sleep(EXPIRY_INTERVAL)  # writes refused (alarm): retry later
+
+    # -- Auth -------------------------------------------------------------------------------
+
+    def check_admin(self, caller: Caller) -> None:
+        """The admin-only calls outside the Auth service (Maintenance Hash, HashKV, Defragment,
+        Snapshot; member changes): the caller must have the root role while auth is enabled."""
+        info = self.identify(caller)
+        if not caller.internal:
+            self.auth.check_admin(info)
+
+    async def auth_request(self, caller: Caller, apply: Callable[[AuthStore, AuthInfo | None], T],
+                           admin: Callable[[AuthInfo | None], bool] | bool = True) -> T:
+        """One Auth service request: identify → admin check → apply → persist → durable.
+
+        ``admin``: whether the root role is needed; a function of the caller's identity for
+        UserGet and RoleGet, which a user may also make about itself and its own roles."""
+        info = self.identify(caller)
+        needed = admin(info) if callable(admin) else admin
+        if needed and not caller.internal:
+            self.auth.check_admin(info)
+        auth = self.auth
+        before = (auth.revision, auth.enabled)
+        result = apply(auth, info)
+        self._applied()
+        if (auth.revision, auth.enabled) != before:
+            if not auth.enabled:
+                self.tokens.disable()
+            self._persist_auth()
+        await self.committer.wait()
+        return result
+
+    def _persist_auth(self) -> None:
+        self.committer.submit(Batch(self.store.current_revision,
+                                    auth=json.dumps(self.auth.state()).encode(),
+                                    meta={"raft_index": self.raft_index}))
+
+    def invalidate_tokens(self, username: str) -> None:
+        self.tokens.invalidate_user(username)
+
+    async def hash_password(self, password: str) -> bytes:
+        """bcrypt at --bcrypt-cost, in a worker thread: it takes tens of milliseconds by design."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, passwords.hash_password, password,
+                                          self.config.bcrypt_cost)
+
+    async def authenticate(self, name: str, password: str) -> str:
+        """Check a password (off the event loop) and hand out a token (etcd's Authenticate)."""
+        hashed, _ = self.auth.password_hash(name)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, passwords.check_password, password, hashed):
+            raise errors.AUTH_FAILED
+        self.auth.check_authenticate(name)  # the user may have gone while the hash was checked
+        self._applied()
+        token = self.tokens.assign(name, self.auth.revision, self.raft_index)
+        await self.committer.wait()
+        return token
 
     # -- Maintenance ------------------------------------------------------------------------
 
@@ -336,8 +475,9 @@ class Node:
 
     async def reset(self) -> None:
         """Empty the keyspace as if the server had just started on an empty data dir: no keys, no
-        history (revision 1, compact revision -1), no leases, no watchers, no alarms, raft term 2,
-        raft index 1. Identity, configuration and clock stay.
+        history (revision 1, compact revision -1), no leases, no watchers, no alarms, no users or
+        roles (auth disabled, tokens void), raft term 2, raft index 1. Identity, configuration and
+        clock stay.
 
         Only state is replaced here. Calls still in progress on the old state (watch streams, lock
         and campaign waiters) belong to the gRPC layer, which ends them first; in-process waiters on
@@ -390,6 +530,8 @@ class Node:
         store.add_listener(hub.on_commit)
         store.add_listener(self._on_commit)
         self.store, self.lessor, self.watch_hub = store, lessor, hub
+        self.auth = AuthStore()
+        self.tokens.disable()
         self.durable_revision = store.current_revision
         self.raft_term, self.raft_index = 2, 1
         self.alarms = set()
@@ -405,8 +547,69 @@ class Node:
             self.store.current_revision, changes=self.store.history(),
             compact_revision=self.store.compact_revision,
             leases={lease.id: lease.ttl for lease in self.lessor.leases_by_expiry()},
-            meta={"raft_index": self.raft_index}))
+            auth=json.dumps(self.auth.state()).encode(), meta={"raft_index": self.raft_index}))
         await self.committer.wait()
+
+
+def token_provider(config: Config, clock: Clock) -> TokenProvider:
+    """The token provider ``--auth-token`` asks for (etcd's NewTokenProvider); raises
+    AuthOptionsError for a value etcd refuses."""
+    from .goflags import parse_duration
+
+    def read_file(path: str) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise AuthOptionsError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+
+    return parse_auth_token_option(config.auth_token, float(config.auth_token_ttl), read_file,
+                                   parse_duration, simple_clock=clock.now)
+
+
+class WatchSession:
+    """One client's watch stream on the node: creates are authorized with the stream's caller
+    (etcd's isWatchPermitted); a refused create is answered as created and cancelled at once,
+    with watch ID -1 and the denial as grpc-go prints it."""
+
+    def __init__(self, node: Node, caller: Caller) -> None:
+        self._node = node
+        self._hub = node.watch_hub
+        self.caller = caller
+        self.stream: WatchStream = self._hub.open_stream()
+
+    @property
+    def outbox(self):
+        return self.stream.outbox
+
+    def create(self, key: bytes, range_end: bytes, start_revision: int, filters: tuple[int, ...],
+               prev_kv: bool, progress_notify: bool, watch_id: int, fragment: bool) -> None:
+        node = self._node
+        if node.auth.enabled and not self.caller.internal:
+            # etcd checks the range as its watch server normalised it: an empty key is "\0", and
+            # a from-key range_end "\0" becomes empty, so it is checked as the single key
+            checked_key = key or b"\0"
+            checked_end = b"" if range_end == b"\0" else range_end
+            try:
+                info = node.identify(self.caller)
+                node.auth.check_read(info, checked_key, checked_end)
+            except errors.EtcdError as exc:
+                self._hub.deny(self.stream, errors.go_status_text(exc))
+                return
+        self._hub.create(self.stream, key, range_end, start_revision, filters, prev_kv,
+                         progress_notify, watch_id, fragment)
+
+    def cancel(self, watch_id: int) -> None:
+        self._hub.cancel(self.stream, watch_id)
+
+    def request_progress(self) -> None:
+        self._hub.request_progress(self.stream)
+
+    def taken(self, response) -> None:
+        self._hub.taken(self.stream, response)
+
+    def close(self) -> None:
+        self._hub.close_stream(self.stream)
 
 
 def _attachment(kv) -> "Change":

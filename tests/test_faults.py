@@ -10,6 +10,7 @@ import time
 import grpc
 import pytest
 
+from etcdlite.auth.caller import INTERNAL
 from etcdlite import faults
 from etcdlite.embed import EtcdLite
 from etcdlite.mvcc.requests import PutRequest
@@ -218,7 +219,7 @@ def test_a_pause_holds_watch_events_of_an_open_stream(etcd, channel):
     reader.start()
     etcd.pause()
     # the write comes from inside the server (in process), so only the stream is held
-    etcd._call("put", etcd._runtime.node.put, PutRequest(b"k", b"v"))
+    etcd._call("put", etcd._runtime.node.put, INTERNAL, PutRequest(b"k", b"v"))
     time.sleep(0.3)
     assert received == []
     etcd.resume()

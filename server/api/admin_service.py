@@ -10,15 +10,15 @@ import math
 
 from ..errors import EtcdError
 from ..node import Node
-from ..proto import etcdlite_admin_pb2, etcdlite_admin_pb2_grpc
-from .status import unary
+from ..auth.caller import Caller
+from ..proto import etcdlite_admin_pb2
 
 TIME_CONTROL_DISABLED = ("etcdlite: time control is disabled; start etcdlite with "
                          "--enable-time-control (in process: EtcdLite(time_control=True)) to use "
                          "etcdlite.admin.v1.Admin")
 
 
-class AdminService(etcdlite_admin_pb2_grpc.AdminServicer):
+class AdminService:
     def __init__(self, node: Node, time_control: bool) -> None:
         self.node = node
         self.time_control = time_control
@@ -27,8 +27,7 @@ class AdminService(etcdlite_admin_pb2_grpc.AdminServicer):
         if not self.time_control or not hasattr(self.node.clock, "advance"):
             raise EtcdError("FAILED_PRECONDITION", TIME_CONTROL_DISABLED)
 
-    @unary
-    async def AdvanceClock(self, request, context):
+    async def AdvanceClock(self, request, caller: Caller):
         self._check_enabled()
         seconds = request.seconds
         if not math.isfinite(seconds) or seconds < 0:
@@ -36,7 +35,6 @@ class AdminService(etcdlite_admin_pb2_grpc.AdminServicer):
         expired = await self.node.advance_clock(seconds)
         return etcdlite_admin_pb2.AdvanceClockResponse(now=self.node.clock.now(), expired_leases=expired)
 
-    @unary
-    async def Now(self, request, context):
+    async def Now(self, request, caller: Caller):
         self._check_enabled()
         return etcdlite_admin_pb2.NowResponse(now=self.node.clock.now())

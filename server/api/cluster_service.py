@@ -6,17 +6,15 @@ gives in the same situations (reference §10.7); the rest behaves as etcd's.
 
 from __future__ import annotations
 
-import grpc
-
 from .. import errors
+from ..auth.caller import Caller
 from ..node import Node
-from ..proto import rpc_pb2, rpc_pb2_grpc
+from ..proto import rpc_pb2
 from ..urls import valid_urls
 from .header import header
-from .status import unary
 
 
-class ClusterService(rpc_pb2_grpc.ClusterServicer):
+class ClusterService:
     def __init__(self, node: Node) -> None:
         self.node = node
 
@@ -28,34 +26,33 @@ class ClusterService(rpc_pb2_grpc.ClusterServicer):
         return [rpc_pb2.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
                                isLearner=m.is_learner)]
 
-    @unary
-    async def MemberList(self, request, context):
+    async def MemberList(self, request, caller: Caller):
         return rpc_pb2.MemberListResponse(header=self.header(), members=self.members())
 
-    @unary
-    async def MemberAdd(self, request, context):
+    async def MemberAdd(self, request, caller: Caller):
         if not valid_urls(list(request.peerURLs)):
             raise errors.INVALID_MEMBER_URLS
+        self.node.check_admin(caller)
         if set(request.peerURLs) & set(self.node.member.peer_urls):
             raise errors.PEER_URL_EXISTS
         raise errors.EtcdError("FAILED_PRECONDITION", errors.RECONFIG_NOT_ENOUGH_MEMBERS)
 
-    @unary
-    async def MemberRemove(self, request, context):
+    async def MemberRemove(self, request, caller: Caller):
+        self.node.check_admin(caller)
         if request.ID != self.node.member_id:
             raise errors.MEMBER_NOT_FOUND
         # etcd lets this error escape as a non-status error, hence code Unknown.
-        await context.abort(grpc.StatusCode.UNKNOWN, errors.RECONFIG_NOT_ENOUGH_MEMBERS)
+        raise errors.EtcdError("UNKNOWN", errors.RECONFIG_NOT_ENOUGH_MEMBERS)
 
-    @unary
-    async def MemberUpdate(self, request, context):
+    async def MemberUpdate(self, request, caller: Caller):
+        self.node.check_admin(caller)
         if request.ID != self.node.member_id:
             raise errors.MEMBER_NOT_FOUND
         self.node.member.peer_urls = list(request.peerURLs)
         return rpc_pb2.MemberUpdateResponse(header=self.header(), members=self.members())
 
-    @unary
-    async def MemberPromote(self, request, context):
+    async def MemberPromote(self, request, caller: Caller):
+        self.node.check_admin(caller)
         if request.ID != self.node.member_id:
             raise errors.MEMBER_NOT_FOUND
         raise errors.MEMBER_NOT_LEARNER

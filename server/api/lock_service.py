@@ -1,24 +1,22 @@
-"""v3lockpb.Lock on top of the lock recipe in the core."""
+"""v3lockpb.Lock as transport-neutral handlers over the lock recipe in the core."""
 
 from __future__ import annotations
 
+from ..auth.caller import Caller
 from ..concurrency import mutex
 from ..node import Node
-from ..proto import v3lock_pb2, v3lock_pb2_grpc
+from ..proto import v3lock_pb2
 from .header import header
-from .status import unary
 
 
-class LockService(v3lock_pb2_grpc.LockServicer):
+class LockService:
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    @unary
-    async def Lock(self, request, context):
-        revision, key = await mutex.lock(self.node, request.name, request.lease)
+    async def Lock(self, request: v3lock_pb2.LockRequest, caller: Caller) -> v3lock_pb2.LockResponse:
+        revision, key = await mutex.lock(self.node, caller, request.name, request.lease)
         return v3lock_pb2.LockResponse(header=header(self.node, revision), key=key)
 
-    @unary
-    async def Unlock(self, request, context):
-        revision = await mutex.unlock(self.node, request.key)
+    async def Unlock(self, request: v3lock_pb2.UnlockRequest, caller: Caller) -> v3lock_pb2.UnlockResponse:
+        revision = await mutex.unlock(self.node, caller, request.key)
         return v3lock_pb2.UnlockResponse(header=header(self.node, revision))

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from .. import errors
 from .. import ETCD_VERSION
+from ..auth.caller import Caller
 from ..node import Node
-from ..proto import rpc_pb2, rpc_pb2_grpc
+from ..proto import rpc_pb2
 from .header import header
-from .status import unary
 
 _ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
 
-class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
+class MaintenanceService:
     def __init__(self, node: Node) -> None:
         self.node = node
 
     def header(self) -> rpc_pb2.ResponseHeader:
         return header(self.node, self.node.durable_revision)
 
-    @unary
-    async def Status(self, request, context):
+    def _check_admin(self, caller: Caller) -> None:
+        """etcd's authMaintenanceServer: the root role, with the auth store's error unconverted."""
+        try:
+            self.node.check_admin(caller)
+        except errors.EtcdError as exc:
+            raise errors.unconverted(exc) from None
+
+    async def Status(self, request, caller: Caller):
         node = self.node
         size, in_use = node.db_size()
         return rpc_pb2.StatusResponse(
@@ -29,30 +35,29 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
             raftTerm=node.raft_term, isLearner=False,
             errors=[f"memberID:{m} alarm:{_ALARM_NAMES.get(a, a)} " for m, a in sorted(node.alarms)])
 
-    @unary
-    async def Hash(self, request, context):
+    async def Hash(self, request, caller: Caller):
+        self._check_admin(caller)
         return rpc_pb2.HashResponse(header=self.header(), hash=self.node.hash())
 
-    @unary
-    async def HashKV(self, request, context):
+    async def HashKV(self, request, caller: Caller):
+        self._check_admin(caller)
         value, revision, compact_revision = self.node.hash_kv(request.revision)
         return rpc_pb2.HashKVResponse(header=self.header(), hash=value,
                                       compact_revision=compact_revision, hash_revision=revision)
 
-    @unary
-    async def Alarm(self, request, context):
+    async def Alarm(self, request, caller: Caller):
+        self.node.identify(caller)  # a raft request: the token is checked, no permission needed
         alarms = await self.node.alarm(request.action, request.memberID, request.alarm)
         return rpc_pb2.AlarmResponse(
             header=self.header(),
             alarms=[rpc_pb2.AlarmMember(memberID=m, alarm=a) for m, a in alarms])
 
-    @unary
-    async def Defragment(self, request, context):
+    async def Defragment(self, request, caller: Caller):
+        self._check_admin(caller)
         await self.node.defragment()
         return rpc_pb2.DefragmentResponse()
 
-    @unary
-    async def MoveLeader(self, request, context):
+    async def MoveLeader(self, request, caller: Caller):
         if request.targetID != self.node.member_id:
             raise errors.BAD_LEADER_TRANSFEREE
         return rpc_pb2.MoveLeaderResponse()

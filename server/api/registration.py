@@ -1,4 +1,12 @@
-"""Registering servicers from the service descriptors, with grpc-go's answers where grpcio has its own.
+"""The gRPC adapter: etcd's services served by transport-neutral handlers, with grpc-go's answers
+where grpcio has its own.
+
+Each handler is a method ``(request message, caller) -> response message`` (an async generator for
+server streams; a request stream arrives as an async iterator). Here, once for every method, the
+call's credentials become a :class:`~etcdlite.auth.caller.Caller` (metadata ``token`` or
+``authorization``; the CN of the verified TLS client certificate, read only if asked for), an
+undecodable request becomes grpc-go's Internal status, and whatever the handler raises becomes the
+status etcd gives (:mod:`etcdlite.api.status`).
 
 grpcio answers a request it cannot deserialize with Unknown and a Python exception text; grpc-go (so
 etcd) answers Internal "grpc: error unmarshalling request: …". Requests are therefore decoded here,
@@ -22,8 +30,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
+from ..auth.caller import Caller
+from .malformed import Malformed
 from .status import (MALFORMED_METHOD_NAME, METHOD_NOT_IMPLEMENTED, UNKNOWN_METHOD, UNKNOWN_SERVICE,
-                     UNMARSHAL_PREFIX, Malformed)
+                     UNMARSHAL_PREFIX, abort_with, checked_requests)
 
 _FACTORIES = {
     (False, False): grpc.unary_unary_rpc_method_handler,
@@ -45,17 +55,61 @@ def _decoder(message_class: Any):
     return decode
 
 
-def _implementation(servicer: Any, name: str) -> Callable | None:
-    """The servicer's own handler for ``name``; None where it only has the generated base class's
-    placeholder (which raises NotImplementedError) or nothing."""
-    if servicer is None:
-        return None
-    for cls in type(servicer).__mro__:
-        if name in vars(cls):
-            if cls.__module__.endswith("_pb2_grpc"):
-                return None
-            return getattr(servicer, name)
-    return None
+_TOKEN_KEYS = ("token", "authorization")  # etcd's TokenFieldNameGRPC and TokenFieldNameSwagger
+
+
+def caller_of(context: grpc.aio.ServicerContext) -> Caller:
+    """The credentials of a gRPC call."""
+    token = None
+    gateway = False
+    for key, value in context.invocation_metadata() or ():
+        if key in _TOKEN_KEYS and token is None:
+            token = value
+        elif key == "grpcgateway-accept":
+            gateway = True  # etcd never takes a gateway's certificate for its client's identity
+    return Caller(token, None if gateway else lambda: _common_name(context))
+
+
+def _common_name(context: grpc.aio.ServicerContext) -> str | None:
+    names = context.auth_context().get("x509_common_name")
+    return names[0].decode("utf-8", "replace") if names else None
+
+
+def _adapt(handler: Callable, name: str, request_streaming: bool, response_streaming: bool) -> Callable:
+    """A grpc.aio method handler around a transport-neutral one."""
+    where = getattr(handler, "__qualname__", name)
+
+    if response_streaming:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if request_streaming:
+                request = checked_requests(request)
+            elif type(request) is Malformed:
+                await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+            try:
+                async for response in handler(request, caller_of(context)):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with(exc, context, where)
+
+        stream.__name__ = name
+        return stream
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if request_streaming:
+            request = checked_requests(request)
+        elif type(request) is Malformed:
+            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+        try:
+            return await handler(request, caller_of(context))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(exc, context, where)
+
+    unary.__name__ = name
+    return unary
 
 
 def _not_implemented(name: str, request_streaming: bool) -> Callable:
@@ -72,14 +126,16 @@ def _not_implemented(name: str, request_streaming: bool) -> Callable:
     return refuse
 
 
-def add_service(server: grpc.aio.Server, servicer: Any, service: ServiceDescriptor) -> None:
-    """Serve every method of ``service`` with the same-named method of ``servicer``; methods it does
-    not implement (all of them for ``servicer=None``) answer UNIMPLEMENTED "method Y not implemented"."""
+def add_service(server: grpc.aio.Server, handlers_object: Any, service: ServiceDescriptor) -> None:
+    """Serve every method of ``service`` with the same-named transport-neutral handler of
+    ``handlers_object``; methods it does not have (all of them for ``None``) answer UNIMPLEMENTED
+    "method Y not implemented"."""
     handlers = {}
     for method in service.methods:
         factory = _FACTORIES[(method.client_streaming, method.server_streaming)]
-        behaviour = _implementation(servicer, method.name) or _not_implemented(
-            method.name, method.client_streaming)
+        handler = getattr(handlers_object, method.name, None) if handlers_object is not None else None
+        behaviour = _adapt(handler, method.name, method.client_streaming, method.server_streaming) \
+            if handler is not None else _not_implemented(method.name, method.client_streaming)
         handlers[method.name] = factory(
             behaviour,
             request_deserializer=_decoder(GetMessageClass(method.input_type)),

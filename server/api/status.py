@@ -1,15 +1,15 @@
-"""Turning core errors into gRPC statuses, and response headers."""
+"""The gRPC adapter's one error table: what a handler raised → the status etcd gives."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 
 from ..errors import EtcdError
 from ..storage.group_commit import DurabilityError
+from .malformed import Malformed, MalformedRequest
 
 log = logging.getLogger("etcdlite.api")
 
@@ -26,24 +26,16 @@ MALFORMED_METHOD_NAME = "malformed method name: {quoted}"
 METHOD_NOT_IMPLEMENTED = "method {method} not implemented"
 
 
-class Malformed:
-    """A request message that could not be decoded (see :mod:`etcdlite.api.registration`)."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-class MalformedRequest(Exception):
-    """Raised where a malformed message turns up in a request stream."""
-
-
-async def _checked(requests: Any) -> Any:
-    async for request in requests:
-        if type(request) is Malformed:
-            raise MalformedRequest(request.reason)
-        yield request
+async def checked_requests(requests: Any) -> Any:
+    """A request stream as handlers see it: a malformed message raises :class:`MalformedRequest`;
+    a client that went away (cancelled, disconnected) ends the stream."""
+    try:
+        async for request in requests:
+            if type(request) is Malformed:
+                raise MalformedRequest(request.reason)
+            yield request
+    except grpc.RpcError:
+        return
 
 
 def _status_code(name: str) -> grpc.StatusCode:
@@ -60,40 +52,3 @@ async def abort_with(exc: Exception, context: grpc.aio.ServicerContext, where: s
         await context.abort(grpc.StatusCode.UNAVAILABLE, SERVER_STOPPED)
     log.error("internal error in %s", where, exc_info=exc)  # a bug must not take the server down
     await context.abort(grpc.StatusCode.UNKNOWN, str(exc) or type(exc).__name__)
-
-
-def unary(method: Callable) -> Callable:
-    """Wrap an async unary handler: EtcdError → its status; anything else → Unknown, logged."""
-
-    @functools.wraps(method)
-    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if type(request) is Malformed:
-            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
-        try:
-            return await method(self, request, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await abort_with(exc, context, method.__qualname__)
-
-    return handler
-
-
-def guard_stream(method: Callable) -> Callable:
-    """The same for handlers that are async generators (streaming responses)."""
-
-    @functools.wraps(method)
-    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if type(request) is Malformed:
-            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
-        if hasattr(request, "__aiter__"):  # a request stream
-            request = _checked(request)
-        try:
-            async for response in method(self, request, context):
-                yield response
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await abort_with(exc, context, method.__qualname__)
-
-    return handler

@@ -1,67 +1,67 @@
-"""etcdserverpb.Watch: a bidirectional stream in front of the watch hub."""
+"""etcdserverpb.Watch as a transport-neutral handler: a request stream in, a response stream out,
+in front of the node's watch session (which authorizes each create with the stream's caller)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import AsyncIterator
 
-import grpc
-
-from ..node import Node
-from ..proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
+from ..auth.caller import Caller
+from ..node import Node, WatchSession
+from ..proto import kv_pb2, rpc_pb2
 from ..watch.events import WatchResponse
 from . import convert
 from .header import header
-from .status import MalformedRequest, guard_stream
+from .malformed import MalformedRequest
 
 _GRPC_OVERHEAD = 512 * 1024
 log = logging.getLogger(__name__)
 
 
-class WatchService(rpc_pb2_grpc.WatchServicer):
+class WatchService:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.fragment_bytes = node.config.max_request_bytes + _GRPC_OVERHEAD
 
-    @guard_stream
-    async def Watch(self, request_iterator, context):
-        hub = self.node.watch_hub
-        stream = hub.open_stream()
-        reader = asyncio.ensure_future(self._read(request_iterator, stream))
+    async def Watch(self, requests: AsyncIterator[rpc_pb2.WatchRequest],
+                    caller: Caller) -> AsyncIterator[rpc_pb2.WatchResponse]:
+        session = self.node.open_watch(caller)
+        reader = asyncio.ensure_future(self._read(requests, session))
         try:
             while True:
-                response = await stream.outbox.get()
+                response = await session.outbox.get()
                 if isinstance(response, MalformedRequest):
                     raise response
-                hub.taken(stream, response)
+                session.taken(response)
                 for message in self._messages(response):
                     yield message
         finally:
             reader.cancel()
-            hub.close_stream(stream)
+            session.close()
 
-    async def _read(self, request_iterator, stream) -> None:
+    async def _read(self, requests: AsyncIterator[rpc_pb2.WatchRequest], session: WatchSession) -> None:
         try:
-            await self._handle_requests(request_iterator, stream)
-        except (asyncio.CancelledError, grpc.aio.AioRpcError, grpc.RpcError):
-            pass  # the client went away; the sending side ends the call
+            await self._handle_requests(requests, session)
+        except asyncio.CancelledError:
+            pass  # the call ended; the sending side is done
         except MalformedRequest as exc:
-            stream.outbox.put_nowait(exc)  # the sending side ends the call with etcd's status
+            session.outbox.put_nowait(exc)  # the sending side ends the call with etcd's status
         except Exception:
             log.exception("watch request handling failed")
 
-    async def _handle_requests(self, request_iterator, stream) -> None:
-        hub = self.node.watch_hub
-        async for request in request_iterator:
+    @staticmethod
+    async def _handle_requests(requests: AsyncIterator[rpc_pb2.WatchRequest], session: WatchSession) -> None:
+        async for request in requests:
             kind = request.WhichOneof("request_union")
             if kind == "create_request":
                 c = request.create_request
-                hub.create(stream, c.key, c.range_end, c.start_revision, tuple(c.filters), c.prev_kv,
-                           c.progress_notify, c.watch_id, c.fragment)
+                session.create(c.key, c.range_end, c.start_revision, tuple(c.filters), c.prev_kv,
+                               c.progress_notify, c.watch_id, c.fragment)
             elif kind == "cancel_request":
-                hub.cancel(stream, request.cancel_request.watch_id)
+                session.cancel(request.cancel_request.watch_id)
             elif kind == "progress_request":
-                hub.request_progress(stream)
+                session.request_progress()
         # A half-closed request stream does not end the watch (etcd keeps delivering).
 
     def _messages(self, response: WatchResponse) -> list[rpc_pb2.WatchResponse]:

@@ -246,6 +246,10 @@ class AuthStore:
 
     # -- permission checks ----------------------------------------------------------------------
 
+    def user_has_role(self, name: str, role: str) -> bool:
+        user = self.users.get(name)
+        return user is not None and role in user.roles
+
     def has_root_role(self, name: str) -> bool:
         user = self.users.get(name)
         return user is not None and ROOT_ROLE in user.roles

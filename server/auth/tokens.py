@@ -134,9 +134,11 @@ def _jwt_keys(method: str, private_pem: bytes | None, public_pem: bytes | None):
 
 
 def parse_auth_token_option(value: str, ttl: float, read_file: Callable[[str], bytes],
-                            parse_duration: Callable[[str], float]) -> TokenProvider:
+                            parse_duration: Callable[[str], float],
+                            simple_clock: Callable[[], float] = time.monotonic) -> TokenProvider:
     """etcd's ``--auth-token`` value: ``simple`` or ``jwt,key=value,...`` (keys ``sign-method``,
-    ``pub-key``, ``priv-key``, ``ttl``)."""
+    ``pub-key``, ``priv-key``, ``ttl``). Simple tokens expire by ``simple_clock`` (the server's
+    clock, so a manual clock moves them too); JWTs carry wall-clock expiry times."""
     kind, *pairs = value.split(",")
     options: dict[str, str] = {}
     for pair in pairs:
@@ -145,7 +147,7 @@ def parse_auth_token_option(value: str, ttl: float, read_file: Callable[[str], b
             raise AuthOptionsError("auth: invalid auth options")
         options[name] = val
     if kind == "simple":
-        return SimpleTokens(ttl)
+        return SimpleTokens(ttl, simple_clock)
     if kind == "jwt":
         jwt_ttl = parse_duration(options["ttl"]) if options.get("ttl") else DEFAULT_TOKEN_TTL
         method = options.get("sign-method", "")

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import AsyncIterator
 
+from ..auth.caller import Caller
 from ..errors import EtcdError
 from ..mvcc.kv import KeyValue
 from ..mvcc.requests import (CMP_CREATE, CMP_EQUAL, Compare, DeleteRangeRequest, PutRequest,
@@ -31,9 +32,9 @@ class LeaderKey:
     lease: int
 
 
-async def _txn(node: Node, request: TxnRequest):
+async def _txn(node: Node, caller: Caller, request: TxnRequest):
     try:
-        return await node.txn(request)
+        return await node.txn(caller, request)
     except EtcdError as exc:
         raise as_unknown(exc) from None
 
@@ -42,12 +43,14 @@ def _guarded(key: bytes, rev: int, op) -> TxnRequest:
     return TxnRequest([Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=rev)], [op], [])
 
 
-async def campaign(node: Node, name: bytes, lease: int, value: bytes) -> tuple[int, LeaderKey]:
-    """Become leader of ``name``; return (header revision of the first txn, leader key)."""
-    lease = await session_lease(node, lease)
+async def campaign(node: Node, caller: Caller, name: bytes, lease: int,
+                   value: bytes) -> tuple[int, LeaderKey]:
+    """Become leader of ``name`` with ``caller``'s credentials; return (header revision of the
+    first txn, leader key)."""
+    lease = await session_lease(node, caller, lease)
     prefix = name + b"/"
     key = lease_key(prefix, lease)
-    first = await _txn(node, TxnRequest(
+    first = await _txn(node, caller, TxnRequest(
         [Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=0)],
         [PutRequest(key, value, lease)],
         [RangeRequest(key)]))
@@ -58,41 +61,47 @@ async def campaign(node: Node, name: bytes, lease: int, value: bytes) -> tuple[i
         leader_rev = existing.create_revision
         if existing.value != value:
             try:
-                await proclaim(node, LeaderKey(name, key, leader_rev, lease), value)
+                await proclaim(node, caller, LeaderKey(name, key, leader_rev, lease), value)
             except BaseException:
-                await resign(node, LeaderKey(name, key, leader_rev, lease))
+                await resign(node, caller, LeaderKey(name, key, leader_rev, lease))
                 raise
     leader = LeaderKey(name, key, leader_rev, lease)
     try:
-        await wait_deletes(node, prefix, leader_rev - 1)
+        await wait_deletes(node, caller, prefix, leader_rev - 1)
+    except EtcdError as exc:
+        _resign_in_background(node, caller, leader)
+        raise as_unknown(exc) from None
     except asyncio.CancelledError:
-        _resign_in_background(node, leader)
+        _resign_in_background(node, caller, leader)
         raise
     return first.revision, leader
 
 
-async def proclaim(node: Node, leader: LeaderKey, value: bytes) -> int:
-    lease = await session_lease(node, leader.lease)
-    result = await _txn(node, _guarded(leader.key, leader.rev, PutRequest(leader.key, value, lease)))
+async def proclaim(node: Node, caller: Caller, leader: LeaderKey, value: bytes) -> int:
+    lease = await session_lease(node, caller, leader.lease)
+    result = await _txn(node, caller, _guarded(leader.key, leader.rev, PutRequest(leader.key, value, lease)))
     if not result.succeeded:
         raise unknown(NOT_LEADER)
     return result.revision
 
 
-async def resign(node: Node, leader: LeaderKey) -> int:
-    await session_lease(node, leader.lease)  # etcd opens a session even here (lease 0: orphan lease)
-    result = await _txn(node, _guarded(leader.key, leader.rev, DeleteRangeRequest(leader.key)))
+async def resign(node: Node, caller: Caller, leader: LeaderKey) -> int:
+    await session_lease(node, caller, leader.lease)  # etcd opens a session even here (lease 0: orphan lease)
+    result = await _txn(node, caller, _guarded(leader.key, leader.rev, DeleteRangeRequest(leader.key)))
     return result.revision
 
 
-def leader(node: Node, name: bytes) -> tuple[int, KeyValue]:
-    found = node.range(owner_range(name + b"/"))
+def leader(node: Node, caller: Caller, name: bytes) -> tuple[int, KeyValue]:
+    try:
+        found = node.range(caller, owner_range(name + b"/"))
+    except EtcdError as exc:
+        raise as_unknown(exc) from None
     if not found.kvs:
         raise unknown(NO_LEADER)
     return found.revision, found.kvs[0]
 
 
-async def observe(node: Node, name: bytes) -> AsyncIterator[tuple[int, KeyValue]]:
+async def observe(node: Node, caller: Caller, name: bytes) -> AsyncIterator[tuple[int, KeyValue]]:
     """Yield (header revision, leader kv): the leader now, each proclamation, each new leader.
 
     One internal watch on the whole prefix stays in place for the life of the stream, so nothing
@@ -100,11 +109,14 @@ async def observe(node: Node, name: bytes) -> AsyncIterator[tuple[int, KeyValue]
     """
     prefix = name + b"/"
     changes: asyncio.Queue = asyncio.Queue()
-    watch = node.watch_hub.watch_internal(prefix, prefix_end(prefix),
-                                          lambda revision, batch: changes.put_nowait((revision, batch)))
+    stop_watching = node.watch_internal(prefix, prefix_end(prefix),
+                                        lambda revision, batch: changes.put_nowait((revision, batch)))
     try:
         while True:
-            found = node.range(owner_range(prefix))
+            try:
+                found = node.range(caller, owner_range(prefix))
+            except EtcdError as exc:
+                raise as_unknown(exc) from None
             seen = found.revision
             if found.kvs:
                 current = found.kvs[0]
@@ -133,13 +145,13 @@ async def observe(node: Node, name: bytes) -> AsyncIterator[tuple[int, KeyValue]
                     seen = revision
                     yield revision, current
     finally:
-        node.watch_hub.cancel_internal(watch)
+        stop_watching()
 
 
-def _resign_in_background(node: Node, leader: LeaderKey) -> None:
+def _resign_in_background(node: Node, caller: Caller, leader: LeaderKey) -> None:
     async def run() -> None:
         try:
-            await node.txn(_guarded(leader.key, leader.rev, DeleteRangeRequest(leader.key)))
+            await node.txn(caller, _guarded(leader.key, leader.rev, DeleteRangeRequest(leader.key)))
         except Exception:
             log.warning("could not resign abandoned campaign %r", leader.key, exc_info=True)
 

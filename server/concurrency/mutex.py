@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..auth.caller import Caller
 from ..errors import EtcdError
 from ..mvcc.requests import (CMP_CREATE, CMP_EQUAL, Compare, DeleteRangeRequest, PutRequest,
                              RangeRequest, TxnRequest)
@@ -27,22 +28,23 @@ def lease_key(prefix: bytes, lease: int) -> bytes:
     return prefix + (format(lease, "x")).encode()
 
 
-async def session_lease(node: Node, lease: int) -> int:
+async def session_lease(node: Node, caller: Caller, lease: int) -> int:
     if lease:
         return lease
     try:
-        return (await node.lease_grant(0, SESSION_TTL)).id
+        return (await node.lease_grant(caller, 0, SESSION_TTL)).id
     except EtcdError as exc:
         raise as_unknown(exc) from None
 
 
-async def lock(node: Node, name: bytes, lease: int) -> tuple[int, bytes]:
-    """Acquire ``name``; return (header revision, lock key)."""
-    lease = await session_lease(node, lease)
+async def lock(node: Node, caller: Caller, name: bytes, lease: int) -> tuple[int, bytes]:
+    """Acquire ``name`` with ``caller``'s credentials (etcd's lock server runs the recipe through
+    a client that forwards them); return (header revision, lock key)."""
+    lease = await session_lease(node, caller, lease)
     prefix = name + b"/"
     key = lease_key(prefix, lease)
     try:
-        acquired = await node.txn(TxnRequest(
+        acquired = await node.txn(caller, TxnRequest(
             [Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=0)],
             [PutRequest(key, b"", lease), owner_range(prefix)],
             [RangeRequest(key), owner_range(prefix)]))
@@ -56,29 +58,35 @@ async def lock(node: Node, name: bytes, lease: int) -> tuple[int, bytes]:
     if not owner or owner[0].create_revision == my_revision:
         return acquired.revision, key
     try:
-        await wait_deletes(node, prefix, my_revision - 1)
+        await wait_deletes(node, caller, prefix, my_revision - 1)
+    except EtcdError as exc:
+        _delete_in_background(node, caller, key)
+        raise as_unknown(exc) from None
     except BaseException:
-        _delete_in_background(node, key)
+        _delete_in_background(node, caller, key)
         raise
-    mine = node.range(RangeRequest(key))
+    try:
+        mine = node.range(caller, RangeRequest(key))
+    except EtcdError as exc:
+        raise as_unknown(exc) from None
     if not mine.kvs:
         raise unknown(SESSION_EXPIRED)
     return mine.revision, key
 
 
-async def unlock(node: Node, key: bytes) -> int:
+async def unlock(node: Node, caller: Caller, key: bytes) -> int:
     try:
-        return (await node.delete_range(DeleteRangeRequest(key))).revision
+        return (await node.delete_range(caller, DeleteRangeRequest(key))).revision
     except EtcdError as exc:
         raise as_unknown(exc) from None
 
 
-def _delete_in_background(node: Node, key: bytes) -> None:
+def _delete_in_background(node: Node, caller: Caller, key: bytes) -> None:
     """A waiter that gives up leaves no key behind, even though its caller is gone."""
 
     async def delete() -> None:
         try:
-            await node.delete_range(DeleteRangeRequest(key))
+            await node.delete_range(caller, DeleteRangeRequest(key))
         except Exception:  # the server may be stopping
             log.warning("could not delete abandoned lock key %r", key, exc_info=True)
 

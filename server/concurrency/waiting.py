@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ..auth.caller import Caller
 from ..mvcc.key_index import Change
 from ..mvcc.requests import SORT_ASCEND, SORT_DESCEND, TARGET_CREATE, RangeRequest, RangeResult
 from ..node import Node
@@ -25,14 +26,14 @@ async def wait_for_delete(node: Node, key: bytes) -> int:
         if not found.done() and any(change.kv is None for change in changes):
             found.set_result(revision)
 
-    watch = node.watch_hub.watch_internal(key, b"", on_change)
+    stop_watching = node.watch_internal(key, b"", on_change)
     try:
         return await found
     finally:
-        node.watch_hub.cancel_internal(watch)
+        stop_watching()
 
 
-async def wait_deletes(node: Node, prefix: bytes, max_create_revision: int) -> RangeResult:
+async def wait_deletes(node: Node, caller: Caller, prefix: bytes, max_create_revision: int) -> RangeResult:
     """Wait until no key under ``prefix`` has a create revision ≤ ``max_create_revision``.
 
     Each round looks up the newest such key and sleeps until that very key is deleted, so a waiter
@@ -40,7 +41,7 @@ async def wait_deletes(node: Node, prefix: bytes, max_create_revision: int) -> R
     (empty) range, whose revision is the header etcd 3.4 reports.
     """
     while True:
-        newest_older = node.range(RangeRequest(
+        newest_older = node.range(caller, RangeRequest(
             prefix, prefix_end(prefix), limit=1, sort_order=SORT_DESCEND, sort_target=TARGET_CREATE,
             max_create_revision=max_create_revision))
         if not newest_older.kvs:

@@ -254,9 +254,11 @@ class MVCCStore:
         if raft_entry_size(request_size) > self.max_request_bytes:
             raise errors.REQUEST_TOO_LARGE
 
-    def put(self, req: PutRequest, request_size: int = 0) -> PutResult:
-        validation.check_put(req)
-        self.check_request_size(request_size)
+    def put(self, req: PutRequest, request_size: int = 0, checked: bool = False) -> PutResult:
+        """``checked``: the request was validated and size-checked already (the node's stages)."""
+        if not checked:
+            validation.check_put(req)
+            self.check_request_size(request_size)
         if req.lease and not self.lease_exists(req.lease):
             raise errors.LEASE_NOT_FOUND
         prev = self.get(req.key)
@@ -275,9 +277,11 @@ class MVCCStore:
         lease = prev.lease if req.ignore_lease else req.lease
         txn.put(req.key, value, lease)
 
-    def delete_range(self, req: DeleteRangeRequest, request_size: int = 0) -> DeleteRangeResult:
-        validation.check_delete(req)
-        self.check_request_size(request_size)
+    def delete_range(self, req: DeleteRangeRequest, request_size: int = 0,
+                     checked: bool = False) -> DeleteRangeResult:
+        if not checked:
+            validation.check_delete(req)
+            self.check_request_size(request_size)
         txn = _WriteTxn(self)
         result = self._apply_delete(txn, req)
         txn.finish()
@@ -291,14 +295,17 @@ class MVCCStore:
         revision = txn.main if (deleted or txn.changes) else txn.begin
         return DeleteRangeResult(revision, deleted, prev_kvs)
 
-    def txn(self, req: TxnRequest, request_size: int = 0, read_revision: int | None = None) -> TxnResult:
+    def txn(self, req: TxnRequest, request_size: int = 0, read_revision: int | None = None,
+            checked: bool = False) -> TxnResult:
         """Run a txn. A read-only txn reads at ``read_revision``; any other one at the latest state."""
-        validation.check_txn(req, self.max_txn_ops)
+        if not checked:
+            validation.check_txn(req, self.max_txn_ops)
         read_only = validation.is_read_only(req)
         if read_only:
             current = self.current_revision if read_revision is None else read_revision
         else:
-            self.check_request_size(request_size)
+            if not checked:
+                self.check_request_size(request_size)
             current = self.current_revision
         path = self._decide_path(req, current)
         if not read_only:

@@ -28,12 +28,14 @@ class Batch:
     meta: dict[str, int] = field(default_factory=dict)
     #: lease ID -> granted TTL (None: the lease is gone)
     leases: dict[int, int | None] = field(default_factory=dict)
+    #: the whole auth store (users, roles, permissions, enabled, revision) as JSON; None: unchanged
+    auth: bytes | None = None
 
     def copy(self) -> "Batch":
         """A batch of its own: merging into it never touches the lists of the caller's batch
         (those are the store's commit records, which watchers still read)."""
         return Batch(self.revision, list(self.changes), list(self.compacted), self.compact_revision,
-                     dict(self.meta), dict(self.leases))
+                     dict(self.meta), dict(self.leases), self.auth)
 
     def merge(self, other: "Batch") -> None:
         self.revision = max(self.revision, other.revision)
@@ -43,6 +45,8 @@ class Batch:
             self.compact_revision = other.compact_revision
         self.meta.update(other.meta)
         self.leases.update(other.leases)
+        if other.auth is not None:
+            self.auth = other.auth
 
 
 @dataclass
@@ -51,6 +55,7 @@ class StoredState:
     compact_revision: int = -1
     meta: dict[str, int] = field(default_factory=dict)
     leases: dict[int, int] = field(default_factory=dict)
+    auth: bytes | None = None
 
 
 class StorageError(Exception):

@@ -2,7 +2,8 @@
 
 Layout (named databases):
   ``key``  — etcd's revision encoding (17/18 bytes) → proto3 ``mvccpb.KeyValue``, as in etcd's bbolt
-  ``meta`` — ``format``, ``compact_revision`` and counters (8-byte big-endian signed integers)
+  ``meta`` — ``format``, ``compact_revision`` and counters (8-byte big-endian signed integers), and
+             ``auth``: the auth store as JSON
   ``lease`` — lease ID → granted TTL (both 8-byte big-endian signed integers)
 
 Every ``write`` is one LMDB write transaction committed with fsync. A lock file guarded by ``flock``
@@ -138,6 +139,7 @@ class LmdbBackend(Backend):
         meta: dict[str, int] = {}
         compact_revision = -1
         leases: dict[int, int] = {}
+        auth = None
         with self._env.begin() as txn:
             for lease_id, ttl in txn.cursor(db=self._leases):
                 leases[_INT.unpack(lease_id)[0]] = _INT.unpack(ttl)[0]
@@ -148,12 +150,15 @@ class LmdbBackend(Backend):
             for name, value in txn.cursor(db=self._meta):
                 if name == b"format":
                     continue
+                if name == b"auth":
+                    auth = bytes(value)
+                    continue
                 number = _INT.unpack(value)[0]
                 if name == b"compact_revision":
                     compact_revision = number
                 else:
                     meta[name.decode()] = number
-        return StoredState(changes, compact_revision, meta, leases)
+        return StoredState(changes, compact_revision, meta, leases, auth)
 
     def write(self, batch: Batch) -> None:
         with self._env.begin(write=True) as txn:
@@ -172,6 +177,8 @@ class LmdbBackend(Backend):
                     txn.delete(_INT.pack(lease_id), db=self._leases)
                 else:
                     put(_INT.pack(lease_id), _INT.pack(ttl), db=self._leases)
+            if batch.auth is not None:
+                put(b"auth", batch.auth, db=self._meta)
 
     def size(self) -> tuple[int, int]:
         with self._env_lock:

@@ -12,9 +12,10 @@ class MemoryBackend(Backend):
         self._bytes = 0
         self.meta: dict[str, int] = {}
         self.leases: dict[int, int] = {}
+        self.auth: bytes | None = None
 
     def load(self) -> StoredState:
-        return StoredState([], -1, dict(self.meta), dict(self.leases))
+        return StoredState([], -1, dict(self.meta), dict(self.leases), self.auth)
 
     def write(self, batch: Batch) -> None:
         for change in batch.changes:
@@ -22,6 +23,8 @@ class MemoryBackend(Backend):
         for change in batch.compacted:
             self._bytes -= len(change.key) + (len(change.kv.value) if change.kv else 0) + 64
         self.meta.update(batch.meta)
+        if batch.auth is not None:
+            self.auth = batch.auth
         for lease_id, ttl in batch.leases.items():
             if ttl is None:
                 self.leases.pop(lease_id, None)

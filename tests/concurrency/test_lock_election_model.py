@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from etcdlite.auth.caller import INTERNAL
 from etcdlite.clock import ManualClock
 from etcdlite.concurrency import election, mutex
 from etcdlite.concurrency.errors import NO_LEADER, NOT_LEADER, SESSION_EXPIRED
@@ -111,12 +112,12 @@ class LockElectionModel(RuleBasedStateMachine):
     def keys_under(self, name: bytes) -> list:
         """Live keys under ``name/`` (durable view), oldest create revision first."""
         prefix = _prefix(name)
-        found = self.node.range(RangeRequest(prefix, prefix_end(prefix), sort_order=SORT_ASCEND,
+        found = self.node.range(INTERNAL, RangeRequest(prefix, prefix_end(prefix), sort_order=SORT_ASCEND,
                                              sort_target=TARGET_CREATE))
         return list(found.kvs)
 
     def kv(self, key: bytes):
-        found = self.node.range(RangeRequest(key)).kvs
+        found = self.node.range(INTERNAL, RangeRequest(key)).kvs
         return found[0] if found else None
 
     def snapshot(self, name: bytes, rev: int) -> tuple[tuple | None, int]:
@@ -133,7 +134,7 @@ class LockElectionModel(RuleBasedStateMachine):
         async def body():
             if kind == "lock":
                 try:
-                    rev_header, key = await mutex.lock(self.node, name, lease)
+                    rev_header, key = await mutex.lock(self.node, INTERNAL, name, lease)
                 except EtcdError as exc:
                     if exc.message == SESSION_EXPIRED:  # only when its key is really gone
                         assert call.key and self.kv(call.key) is None, call
@@ -143,7 +144,7 @@ class LockElectionModel(RuleBasedStateMachine):
                 call.key, call.rev = key, mine.create_revision
                 call.oldest_at_return, call.older_at_return = self.snapshot(name, call.rev)
                 return rev_header, key
-            header, leader = await election.campaign(self.node, name, lease, value)
+            header, leader = await election.campaign(self.node, INTERNAL, name, lease, value)
             call.key, call.rev, call.leader = leader.key, leader.rev, leader
             call.oldest_at_return, call.older_at_return = self.snapshot(name, call.rev)
             return header, leader
@@ -192,18 +193,18 @@ class LockElectionModel(RuleBasedStateMachine):
     @initialize()
     def grant_initial_leases(self) -> None:
         for ttl in (5, 10, 30):
-            self.leases.append(self.run(self.node.lease_grant(0, ttl)).id)
+            self.leases.append(self.run(self.node.lease_grant(INTERNAL, 0, ttl)).id)
 
     @rule(ttl=st.sampled_from([3, 5, 10, 30]))
     def grant_lease(self, ttl: int) -> None:
-        self.leases.append(self.run(self.node.lease_grant(0, ttl)).id)
+        self.leases.append(self.run(self.node.lease_grant(INTERNAL, 0, ttl)).id)
 
     @rule(data=st.data())
     def revoke_lease(self, data) -> None:
         live = [lease for lease in self.leases if self.live_lease(lease)]
         if not live:
             return
-        self.run(self.node.lease_revoke(data.draw(st.sampled_from(live))))
+        self.run(self.node.lease_revoke(INTERNAL, data.draw(st.sampled_from(live))))
 
     @rule(seconds=st.sampled_from([1, 2, 4, 8]))
     def time_passes(self, seconds: int) -> None:
@@ -219,7 +220,7 @@ class LockElectionModel(RuleBasedStateMachine):
     def keep_alive(self, data) -> None:
         live = [lease for lease in self.leases if self.live_lease(lease)]
         if live:
-            self.run(self.node.lease_keep_alive(data.draw(st.sampled_from(live))))
+            self.run(self.node.lease_keep_alive(INTERNAL, data.draw(st.sampled_from(live))))
 
     def draw_lease(self, data) -> int:
         """Mostly a live lease (so calls can share one); sometimes 0 or any lease ever granted."""
@@ -250,7 +251,7 @@ class LockElectionModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def unlock_holder(self, data) -> None:
         call = data.draw(st.sampled_from(self.succeeded("lock")))
-        self.run(mutex.unlock(self.node, call.key))
+        self.run(mutex.unlock(self.node, INTERNAL, call.key))
         call.released = True
 
     @rule(data=st.data(), name=st.sampled_from(LOCK_NAMES + (ELECTION,)))
@@ -258,12 +259,12 @@ class LockElectionModel(RuleBasedStateMachine):
         """Anyone may delete any key under the prefix (a waiter's, the holder's, a plain one)."""
         keys = self.keys_under(name)
         if keys:
-            self.run(mutex.unlock(self.node, data.draw(st.sampled_from(keys)).key))
+            self.run(mutex.unlock(self.node, INTERNAL, data.draw(st.sampled_from(keys)).key))
 
     @rule(name=st.sampled_from(LOCK_NAMES + (ELECTION,)))
     def put_plain_key(self, name: bytes) -> None:
         self.plain += 1
-        self.run(self.node.put(PutRequest(_prefix(name) + b"plain%d" % self.plain, b"x")))
+        self.run(self.node.put(INTERNAL, PutRequest(_prefix(name) + b"plain%d" % self.plain, b"x")))
 
     @precondition(lambda self: self.pending())
     @rule(data=st.data())
@@ -310,7 +311,7 @@ class LockElectionModel(RuleBasedStateMachine):
         expect_ok = kv is not None and kv.create_revision == call.rev
         lease_ok = self.live_lease(call.leader.lease)
         try:
-            revision = self.run(election.proclaim(self.node, call.leader, value))
+            revision = self.run(election.proclaim(self.node, INTERNAL, call.leader, value))
         except EtcdError as exc:
             if not expect_ok:
                 assert (exc.code, exc.message) == ("UNKNOWN", NOT_LEADER)
@@ -329,7 +330,7 @@ class LockElectionModel(RuleBasedStateMachine):
         kv = self.kv(call.key)
         guard = kv is not None and kv.create_revision == call.rev
         before = self.node.store.current_revision
-        revision = self.run(election.resign(self.node, call.leader))
+        revision = self.run(election.resign(self.node, INTERNAL, call.leader))
         assert revision == (before + 1 if guard else before)
         if guard:
             assert self.kv(call.key) is None
@@ -396,7 +397,7 @@ class LockElectionModel(RuleBasedStateMachine):
         assert len(leaders) <= 1, leaders
         keys = self.keys_under(ELECTION)
         try:
-            _, kv = election.leader(self.node, ELECTION)
+            _, kv = election.leader(self.node, INTERNAL, ELECTION)
         except EtcdError as exc:
             assert not keys and exc.message == NO_LEADER
             assert not leaders

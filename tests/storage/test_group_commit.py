@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from etcdlite.auth.caller import INTERNAL
 from etcdlite.config import Config
 from etcdlite.mvcc.requests import PutRequest, RangeRequest
 from etcdlite.node import Node
@@ -40,7 +41,7 @@ def test_a_put_is_acknowledged_only_after_its_write_is_durable():
     async def main() -> None:
         backend = GatedBackend()
         node = _node(backend)
-        put = asyncio.create_task(node.put(PutRequest(b"k", b"v")))
+        put = asyncio.create_task(node.put(INTERNAL, PutRequest(b"k", b"v")))
         await asyncio.sleep(0.05)
         assert not put.done()
         backend.gate.set()
@@ -56,13 +57,13 @@ def test_readers_never_see_a_write_that_is_not_yet_durable():
     async def main() -> None:
         backend = GatedBackend()
         node = _node(backend)
-        put = asyncio.create_task(node.put(PutRequest(b"k", b"v")))
+        put = asyncio.create_task(node.put(INTERNAL, PutRequest(b"k", b"v")))
         await asyncio.sleep(0.05)
-        before = node.range(RangeRequest(b"k"))
+        before = node.range(INTERNAL, RangeRequest(b"k"))
         assert (before.revision, before.kvs) == (1, [])
         backend.gate.set()
         await asyncio.wait_for(put, 5)
-        after = node.range(RangeRequest(b"k"))
+        after = node.range(INTERNAL, RangeRequest(b"k"))
         assert (after.revision, [kv.value for kv in after.kvs]) == (2, [b"v"])
         await node.close()
 
@@ -73,9 +74,9 @@ def test_writes_arriving_during_a_sync_share_the_next_one():
     async def main() -> None:
         backend = GatedBackend()
         node = _node(backend)
-        first = asyncio.create_task(node.put(PutRequest(b"first", b"1")))
+        first = asyncio.create_task(node.put(INTERNAL, PutRequest(b"first", b"1")))
         await asyncio.sleep(0.02)  # the first write is now in flight, blocked on the gate
-        others = [asyncio.create_task(node.put(PutRequest(b"k%d" % i, b"v"))) for i in range(50)]
+        others = [asyncio.create_task(node.put(INTERNAL, PutRequest(b"k%d" % i, b"v"))) for i in range(50)]
         await asyncio.sleep(0.02)
         backend.gate.set()
         results = await asyncio.wait_for(asyncio.gather(first, *others), 5)
@@ -94,9 +95,9 @@ def test_watchers_get_each_event_once_when_writes_share_a_sync():
         node = _node(backend)
         stream = node.watch_hub.open_stream()
         node.watch_hub.create(stream, b"k", b"l")
-        first = asyncio.create_task(node.put(PutRequest(b"k0", b"v")))
+        first = asyncio.create_task(node.put(INTERNAL, PutRequest(b"k0", b"v")))
         await asyncio.sleep(0.02)  # in flight, blocked on the gate
-        others = [asyncio.create_task(node.put(PutRequest(b"k%d" % i, b"v"))) for i in range(1, 30)]
+        others = [asyncio.create_task(node.put(INTERNAL, PutRequest(b"k%d" % i, b"v"))) for i in range(1, 30)]
         await asyncio.sleep(0.02)
         backend.gate.set()
         await asyncio.wait_for(asyncio.gather(first, *others), 5)
@@ -118,17 +119,17 @@ def test_compaction_cannot_pass_the_durable_revision():
         import pytest
         backend = GatedBackend()
         node = _node(backend)
-        put = asyncio.create_task(node.put(PutRequest(b"a", b"1")))  # revision 2, in flight
+        put = asyncio.create_task(node.put(INTERNAL, PutRequest(b"a", b"1")))  # revision 2, in flight
         await asyncio.sleep(0.02)
-        compact = asyncio.create_task(node.compact(3))
+        compact = asyncio.create_task(node.compact(INTERNAL, 3))
         await asyncio.sleep(0.01)
-        later = asyncio.create_task(node.put(PutRequest(b"b", b"2")))  # revision 3, applied in memory
+        later = asyncio.create_task(node.put(INTERNAL, PutRequest(b"b", b"2")))  # revision 3, applied in memory
         await asyncio.sleep(0.01)
         backend.gate.set()
         with pytest.raises(errors.FUTURE_REV):
             await asyncio.wait_for(compact, 5)
         await asyncio.wait_for(asyncio.gather(put, later), 5)
-        assert [kv.value for kv in node.range(RangeRequest(b"a")).kvs] == [b"1"]
+        assert [kv.value for kv in node.range(INTERNAL, RangeRequest(b"a")).kvs] == [b"1"]
         await node.close()
 
     asyncio.run(main())

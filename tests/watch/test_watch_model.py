@@ -14,6 +14,7 @@ import asyncio
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from etcdlite.auth.caller import INTERNAL
 from etcdlite.clock import ManualClock
 from etcdlite.config import Config
 from etcdlite.errors import EtcdError
@@ -73,35 +74,35 @@ class WatchModel(RuleBasedStateMachine):
     @rule(key=st.sampled_from(KEYS), lease=st.booleans())
     def put(self, key, lease):
         lease_id = self.leases[-1] if lease and self.leases else 0
-        self._write(self.node.put(PutRequest(key, b"v", lease_id)))
+        self._write(self.node.put(INTERNAL, PutRequest(key, b"v", lease_id)))
 
     @rule(start=st.sampled_from(KEYS), whole_range=st.booleans())
     def delete(self, start, whole_range):
-        self._write(self.node.delete_range(DeleteRangeRequest(start, b"\x00" if whole_range else b"")))
+        self._write(self.node.delete_range(INTERNAL, DeleteRangeRequest(start, b"\x00" if whole_range else b"")))
 
     @rule(keys=st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True), delete_first=st.booleans())
     def txn(self, keys, delete_first):
         ops = [PutRequest(k, b"t") for k in keys[1:]]
         ops.insert(0 if delete_first else len(ops), DeleteRangeRequest(keys[0]))
-        self._write(self.node.txn(TxnRequest([], ops, [])))
+        self._write(self.node.txn(INTERNAL, TxnRequest([], ops, [])))
 
     @rule(back=st.integers(0, 5))
     def compact(self, back):
         target = max(1, self.node.store.current_revision - back)
         try:
-            self.run(self.node.compact(target))
+            self.run(self.node.compact(INTERNAL, target))
             self.compactions.add(target)
         except EtcdError:
             pass
 
     @rule(ttl=st.integers(2, 10))
     def grant(self, ttl):
-        self.leases.append(self.run(self.node.lease_grant(0, ttl)).id)
+        self.leases.append(self.run(self.node.lease_grant(INTERNAL, 0, ttl)).id)
 
     @precondition(lambda self: self.leases)
     @rule()
     def revoke(self):
-        self._write(self.node.lease_revoke(self.leases.pop()))
+        self._write(self.node.lease_revoke(INTERNAL, self.leases.pop()))
 
     @rule(seconds=st.integers(1, 6))
     def time_passes(self, seconds):
