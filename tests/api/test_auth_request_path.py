@@ -9,7 +9,7 @@ import pytest
 
 from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READWRITE, TARGETS, enable_auth_with_user,
                           error_of, login, start_auth_target)
-from etcdlite.proto import rpc_pb2
+from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 KEY_NOT_PROVIDED = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: key is not provided")
 TOO_LARGE = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large")
@@ -80,3 +80,21 @@ def test_puts_are_refused_for_space_before_permissions_under_a_nospace_alarm(tar
                                                   alarm=rpc_pb2.NOSPACE), metadata=root_md)
     assert error_of(target.kv.Put, rpc_pb2.PutRequest(key=b"b/k"), metadata=alice_md) == NO_SPACE
     assert error_of(target.kv.Put, rpc_pb2.PutRequest(key=b"a/k"), metadata=alice_md) == NO_SPACE
+
+
+def test_permissions_still_hold_while_an_alarm_is_active(target, alice):
+    """A deliberate deviation. etcd 3.4.23 and 3.5.1, once an alarm is raised at run time, apply
+    writes through an applier chain without the auth applier (``newApplierV3Capped(a)`` wraps the
+    backend applier), so until a restart every permission and admin check is skipped: a user
+    without permission deletes others' keys and even disables auth. etcdlite keeps checking."""
+    root_md, alice_md = alice
+    target.kv.Put(rpc_pb2.PutRequest(key=b"b/k", value=b"v"), metadata=root_md)
+    target.maintenance.Alarm(rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.ACTIVATE,
+                                                  alarm=rpc_pb2.NOSPACE), metadata=root_md)
+    delete = rpc_pb2.DeleteRangeRequest(key=b"b/k")
+    if target.etcd_version in ("3.4", "3.5"):
+        assert target.kv.DeleteRange(delete, metadata=alice_md).deleted == 1
+    else:
+        assert error_of(target.kv.DeleteRange, delete, metadata=alice_md) == PERMISSION_DENIED
+        assert error_of(rpc_pb2_grpc.AuthStub(target.channel).AuthDisable,
+                        rpc_pb2.AuthDisableRequest(), metadata=alice_md) == PERMISSION_DENIED
