@@ -6,6 +6,13 @@ Real etcd comes from ``scripts/install_real_etcd.sh``: 3.4.23 from Debian (``/us
 
 Every target is a fresh, empty server; tests see it as a :class:`Target` with gRPC stubs and an
 etcdctl runner, so one test body proves the same expectation on both.
+
+TLS: ``start_target(name, tmp_path, tls=certificates)`` serves https with the server certificate of
+an :class:`etcdlite.tls.Certificates` (``client_cert_auth=True``: clients must present one from its
+CA, etcd's ``--trusted-ca-file`` + ``--client-cert-auth``), ``auto_tls=True`` with etcd's
+``--auto-tls``; ``also_http=True`` adds a plain http listener (``Target.plain_endpoint``). The
+target's channel and etcdctl then connect over TLS (with the client certificate, verifying the
+server against the CA, or against the self-signed certificate itself for auto TLS).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import grpc
 from etcdlite.clock import ManualClock
 from etcdlite.embed import EtcdLite
 from etcdlite.proto import rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
+from etcdlite.tls import Certificates
 
 ETCD_START_TIMEOUT = 20.0
 
@@ -85,11 +93,20 @@ class Target:
     clock: ManualClock | None = None
     #: "3.4" or "3.5" for a real etcd, None for etcdlite
     etcd_version: str | None = None
+    #: the certificates an https target serves with (server) and connects with (client)
+    tls: Certificates | None = None
+    #: auto TLS: the server's self-signed certificate, which clients trust as their CA
+    auto_tls_cert: str | None = None
+    #: the plain http listener beside the https one (``also_http``)
+    plain_endpoint: str | None = None
     channel: grpc.Channel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.channel = grpc.insecure_channel(self.endpoint)
-        grpc.channel_ready_future(self.channel).result(timeout=10)
+        credentials = self.channel_credentials()
+        self.channel = grpc.insecure_channel(self.endpoint) if credentials is None else \
+            grpc.secure_channel(self.endpoint, credentials)
+        if not self.grpc_cannot_connect:
+            grpc.channel_ready_future(self.channel).result(timeout=10)
         self.kv = rpc_pb2_grpc.KVStub(self.channel)
         self.maintenance = rpc_pb2_grpc.MaintenanceStub(self.channel)
         self.cluster = rpc_pb2_grpc.ClusterStub(self.channel)
@@ -97,6 +114,31 @@ class Target:
         self.watch = rpc_pb2_grpc.WatchStub(self.channel)
         self.lock = v3lock_pb2_grpc.LockStub(self.channel)
         self.election = v3election_pb2_grpc.ElectionStub(self.channel)
+
+    @property
+    def secure(self) -> bool:
+        return self.tls is not None or self.auto_tls_cert is not None
+
+    @property
+    def grpc_cannot_connect(self) -> bool:
+        """etcd 3.4.23's auto TLS (see _wait_for_https_health): ``channel`` never connects."""
+        return self.auto_tls_cert is not None and self.etcd_version == "3.4"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The file a client verifies the server with (the test CA, or the auto-TLS certificate)."""
+        if self.tls is not None:
+            return str(self.tls.ca_file)
+        return self.auto_tls_cert
+
+    def channel_credentials(self, client_cert: bool = True) -> grpc.ChannelCredentials | None:
+        """None for plain http; else trusting ``ca_file``, with the client certificate of ``tls``
+        unless ``client_cert=False``."""
+        return channel_credentials(self.tls, self.auto_tls_cert, client_cert)
 
     @property
     def is_real_etcd(self) -> bool:
@@ -121,55 +163,112 @@ class Target:
             import pytest
             pytest.skip("etcdctl is not installed")
         env = dict(os.environ, ETCDCTL_API="3")
-        proc = subprocess.run([binary, "--endpoints", self.endpoint, *args], input=input,
+        proc = subprocess.run([binary, "--endpoints", self.url, *self.etcdctl_tls_args(), *args],
+                              input=input,
                               capture_output=True, text=True, env=env, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"etcdctl {' '.join(args)} failed: {proc.stderr}")
         return proc
+
+    def etcdctl_tls_args(self) -> list[str]:
+        if self.tls is not None:
+            return ["--cacert", str(self.tls.ca_file), "--cert", str(self.tls.client_cert),
+                    "--key", str(self.tls.client_key)]
+        if self.auto_tls_cert is not None:
+            # etcdctl 3.4 also needs --insecure-transport=false to use TLS without a CA
+            return ["--insecure-skip-tls-verify", "--insecure-transport=false"]
+        return []
 
     def close(self) -> None:
         self.channel.close()
         self._stop()
 
 
+def channel_credentials(tls: Certificates | None, auto_tls_cert: str | None = None,
+                        client_cert: bool = True) -> grpc.ChannelCredentials | None:
+    if tls is not None:
+        if not client_cert:
+            return grpc.ssl_channel_credentials(root_certificates=tls.ca_file.read_bytes())
+        return grpc.ssl_channel_credentials(root_certificates=tls.ca_file.read_bytes(),
+                                            private_key=tls.client_key.read_bytes(),
+                                            certificate_chain=tls.client_cert.read_bytes())
+    if auto_tls_cert is not None:
+        with open(auto_tls_cert, "rb") as file:
+            return grpc.ssl_channel_credentials(root_certificates=file.read())
+    return None
+
+
 def start_etcdlite(data_dir: str | None = None, clock: ManualClock | None = None,
-                   **options) -> Target:
-    server = EtcdLite(data_dir=data_dir, clock=clock, **options).start()
-    return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint, server.stop,
-                  clock)
+                   tls: Certificates | None = None, auto_tls: bool = False,
+                   also_http: bool = False, **options) -> Target:
+    secure = tls is not None or auto_tls
+    if secure:
+        options.setdefault("listen_client_urls", ["https://127.0.0.1:0"]
+                           + (["http://127.0.0.1:0"] if also_http else []))
+    if tls is not None:
+        options.update(tls=tls)
+    server = EtcdLite(data_dir=data_dir, clock=clock, auto_tls=auto_tls, **options).start()
+    plain = [url.split("://", 1)[1] for url in server.urls if url.startswith("http://")]
+    try:
+        return Target("etcdlite" if data_dir is None else "etcdlite-lmdb", server.endpoint,
+                      server.stop, clock, tls=tls,
+                      auto_tls_cert=server.ca_file if auto_tls and tls is None else None,
+                      plain_endpoint=plain[0] if secure and plain else None)
+    except BaseException:
+        server.stop()
+        raise
 
 
 def start_target(name: str, tmp_path=None, **options) -> Target:
     """A fresh server by target name: "etcdlite", "etcdlite-lmdb" (needs tmp_path), "etcd-3.4",
     "etcd-3.5" (skipped when that release is not installed). ``options`` go to etcdlite;
-    ``etcd_args`` (a list of flags) to a real etcd."""
+    ``etcd_args`` (a list of flags) to a real etcd. ``tls`` (Certificates), ``client_cert_auth``,
+    ``auto_tls`` and ``also_http`` go to both (see the module's docstring)."""
     etcd_args = options.pop("etcd_args", None)
     if name in REAL_ETCD_VERSIONS:
         version = REAL_ETCD_VERSIONS[name]
-        return start_real_etcd(require_etcd(version), etcd_args, version=version)
+        tls_options = {key: options[key] for key in ("tls", "client_cert_auth", "auto_tls", "also_http")
+                       if key in options}
+        return start_real_etcd(require_etcd(version), etcd_args, version=version, **tls_options)
     if name == "etcdlite-lmdb":
         return start_etcdlite(str(tmp_path / "data"), **options)
     return start_etcdlite(**options)
 
 
-def start_real_etcd(binary: str, extra_args: list[str] | None = None,
-                    version: str = "3.4") -> Target:
+def start_real_etcd(binary: str, extra_args: list[str] | None = None, version: str = "3.4",
+                    tls: Certificates | None = None, client_cert_auth: bool = False,
+                    auto_tls: bool = False, also_http: bool = False) -> Target:
     data_dir = tempfile.mkdtemp(prefix="etcd-test-")
+    secure = tls is not None or auto_tls
+    tls_args: list[str] = []
+    if tls is not None:
+        tls_args += ["--cert-file", str(tls.server_cert), "--key-file", str(tls.server_key)]
+        if client_cert_auth:
+            tls_args += ["--trusted-ca-file", str(tls.ca_file), "--client-cert-auth"]
+    elif auto_tls:
+        tls_args += ["--auto-tls"] + (["--client-cert-auth"] if client_cert_auth else [])
+    auto_cert = os.path.join(data_dir, "fixtures", "client", "cert.pem") if auto_tls and tls is None \
+        else None
     for _ in range(5):
-        client, peer = free_port(), free_port()
+        client, peer, plain = free_port(), free_port(), free_port()
+        urls = f"{'https' if secure else 'http'}://127.0.0.1:{client}"
+        if secure and also_http:
+            urls += f",http://127.0.0.1:{plain}"
         cmd = [
             binary, "--name", "default", "--data-dir", data_dir,
-            "--listen-client-urls", f"http://127.0.0.1:{client}",
-            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-client-urls", urls, "--advertise-client-urls", urls,
             "--listen-peer-urls", f"http://127.0.0.1:{peer}",
             # etcd's default peer URL, so the member and cluster IDs are the well-known defaults
             "--initial-advertise-peer-urls", "http://localhost:2380",
             "--initial-cluster", "default=http://localhost:2380",
             "--log-level", "error", "--logger", "zap",
-            *(extra_args or []),
+            *tls_args, *(extra_args or []),
         ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if _wait_for_etcd(proc, f"127.0.0.1:{client}"):
+        credentials = (lambda: channel_credentials(tls, auto_cert)) if secure else None
+        ready = _wait_for_https_health(proc, f"127.0.0.1:{client}") if auto_cert else \
+            _wait_for_etcd(proc, f"127.0.0.1:{client}", credentials)
+        if ready:
             def stop(proc: subprocess.Popen = proc) -> None:
                 proc.terminate()
                 try:
@@ -180,7 +279,13 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None,
                 if proc.stderr:
                     proc.stderr.close()
                 shutil.rmtree(data_dir, ignore_errors=True)
-            return Target(f"etcd-{version}", f"127.0.0.1:{client}", stop, etcd_version=version)
+            try:
+                return Target(f"etcd-{version}", f"127.0.0.1:{client}", stop, etcd_version=version,
+                              tls=tls, auto_tls_cert=auto_cert,
+                              plain_endpoint=f"127.0.0.1:{plain}" if secure and also_http else None)
+            except BaseException:
+                stop()
+                raise
         proc.kill()
         proc.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -188,11 +293,52 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None,
     raise RuntimeError("could not start a real etcd")
 
 
-def _wait_for_etcd(proc: subprocess.Popen, endpoint: str) -> bool:
-    """Ready = a linearizable Range succeeds (the node elected itself)."""
+def _wait_for_https_health(proc: subprocess.Popen, endpoint: str) -> bool:
+    """Ready = ``GET https://endpoint/health`` says healthy, without verifying the certificate.
+    For etcd's auto TLS: its P-521 key, which etcd 3.4.23 (Go 1.19) uses in TLS 1.3, has no
+    signature algorithm in common with gRPC's BoringSSL, so a grpcio client cannot connect."""
+    import json
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + ETCD_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"https://{endpoint}/health", context=context,
+                                        timeout=1) as reply:
+                if json.loads(reply.read()).get("health") == "true":
+                    return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def _wait_for_etcd(proc: subprocess.Popen, endpoint: str,
+                   credentials: Callable[[], grpc.ChannelCredentials | None] | None = None) -> bool:
+    """Ready = a linearizable Range succeeds (the node elected itself). ``credentials`` makes the
+    TLS credentials to connect with; it is called until it succeeds (an auto-TLS certificate
+    exists only once etcd has written it)."""
     from etcdlite.proto import rpc_pb2
     deadline = time.monotonic() + ETCD_START_TIMEOUT
-    with grpc.insecure_channel(endpoint) as channel:
+    secure = None
+    while credentials is not None and secure is None and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            secure = credentials()
+        except OSError:
+            time.sleep(0.05)
+    if credentials is not None and secure is None:
+        return False
+    channel = grpc.insecure_channel(endpoint) if secure is None else \
+        grpc.secure_channel(endpoint, secure)
+    with channel:
         stub = rpc_pb2_grpc.KVStub(channel)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
