@@ -312,9 +312,12 @@ class Node:
 
     def lease_time_to_live(self, caller: Caller, lease_id: int) -> tuple[int, int, list[bytes]] | None:
         """(remaining, granted TTL, attached keys), or None for an unknown lease. With auth on,
-        the caller needs read permission on every attached key (etcd 3.5.x's checkLeaseTimeToLive)."""
+        the caller must be someone and needs read permission on every attached key (the check etcd
+        3.5.9 and 3.4.26 added: 3.5.1 and 3.4.23 tell anyone a lease's keys)."""
         info = self.identify(caller)
         if self.auth.enabled and not caller.internal:
+            if info is None:
+                raise errors.AUTH_USER_EMPTY
             for key in self._lease_keys(lease_id):
                 self.auth.check_read(info, key)
         return self.lessor.time_to_live(lease_id)
