@@ -115,13 +115,16 @@ class Runtime:
     async def start(self) -> None:
         addresses = _listen_addresses(self.config)
         check_tls_options(self.config)
+        initial = self._read_initial_snapshot()
+        backend = open_backend(self.config)
         try:
+            # after the backend: it refuses a data dir that has files but no etcdlite data,
+            # and the auto-TLS certificate goes to <data-dir>/fixtures/client
             credentials = self._server_credentials(addresses)
         except BaseException:
             self._remove_auto_tls_dir()
+            backend.close()
             raise
-        initial = self._read_initial_snapshot()
-        backend = open_backend(self.config)
         try:
             self.node = Node(self.config, backend, client_urls=[], clock=self.clock)
             self.node.start()

@@ -110,6 +110,8 @@ class Certificates:
     server_key: Path
     client_cert: Path
     client_key: Path
+    #: the CA's private key, to sign more client certificates (:func:`client_certificate`)
+    ca_key: Path | None = None
 
 
 def make_test_certificates(directory: str | os.PathLike, hosts: list[str] | None = None,
@@ -128,13 +130,35 @@ def make_test_certificates(directory: str | os.PathLike, hosts: list[str] | None
     client_cert = _certificate(client_common_name, client_key, ca_cert.subject, ca_key, days=days,
                                usages=(ExtendedKeyUsageOID.CLIENT_AUTH,))
     files = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem",
-                         directory / "client.pem", directory / "client-key.pem")
+                         directory / "client.pem", directory / "client-key.pem",
+                         directory / "ca-key.pem")
     _write(files.ca_file, _cert_pem(ca_cert), 0o644)
+    _write(files.ca_key, _key_pem(ca_key), 0o600)
     _write(files.server_cert, _cert_pem(server_cert), 0o644)
     _write(files.server_key, _key_pem(server_key), 0o600)
     _write(files.client_cert, _cert_pem(client_cert), 0o644)
     _write(files.client_key, _key_pem(client_key), 0o600)
     return files
+
+
+def client_certificate(certificates: Certificates, common_name: str,
+                       directory: str | os.PathLike | None = None, days: int = 7) -> tuple[Path, Path]:
+    """One more client certificate (CN ``common_name``) from the test CA of ``certificates``,
+    written as ``<common_name>.pem`` and ``<common_name>-key.pem`` (in the CA's directory unless
+    ``directory`` is given): another user for ``--client-cert-auth`` with auth enabled."""
+    if certificates.ca_key is None:
+        raise ValueError("these certificates have no CA key to sign with")
+    ca_cert = x509.load_pem_x509_certificate(certificates.ca_file.read_bytes())
+    ca_key = serialization.load_pem_private_key(certificates.ca_key.read_bytes(), password=None)
+    directory = Path(directory) if directory is not None else certificates.ca_file.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    key = _key()
+    cert = _certificate(common_name, key, ca_cert.subject, ca_key, days=days,
+                        usages=(ExtendedKeyUsageOID.CLIENT_AUTH,))
+    cert_path, key_path = directory / f"{common_name}.pem", directory / f"{common_name}-key.pem"
+    _write(cert_path, _cert_pem(cert), 0o644)
+    _write(key_path, _key_pem(key), 0o600)
+    return cert_path, key_path
 
 
 # -- serving: the files etcd's TLSInfo reads, checked as Go's crypto/tls checks them -------------
