@@ -281,6 +281,16 @@ def _bcrypt_cost(settings: Settings) -> int:
     return cost
 
 
+def _check_https_urls(values: dict[str, Any]) -> None:
+    """etcd's first client-listener check, made before it looks at the auth token (the runtime
+    makes it again for servers configured in code)."""
+    if values["cert-file"] or values["key-file"] or values["auto-tls"]:
+        return
+    for url in values["listen-client-urls"]:
+        if url.startswith("https://"):
+            raise CommandLineError(msg.HTTPS_WITHOUT_CERT.format(url=url))
+
+
 def _tls_settings(values: dict[str, Any]) -> dict[str, Any]:
     """The client TLS settings of Config, after etcd's checks of the version and cipher flags."""
     from .tls import TLSOptionError, check_tls_options
@@ -331,6 +341,7 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
                                f"(--initial-cluster {own})")
     data_dir = _data_dir(settings, name)
     tls_settings = _tls_settings(values)
+    _check_https_urls(values)
     check_auth_token(values["auth-token"], values["auth-token-ttl"])
     level = "debug" if values["debug"] else values["log-level"]
     outputs = values["log-outputs"] if "log-outputs" in settings.given or \
