@@ -237,3 +237,51 @@ def test_a_threaded_server_takes_async_calls_from_any_loop_and_stops_from_it():
     # released (a plain bind would fail on the dropped connections' TIME_WAIT; grpc reuses addresses)
     with EtcdLite(port=port) as again:
         assert again.port == port
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+
+def test_tls_true_serves_https_with_generated_test_certificates():
+    with EtcdLite(tls=True, client_cert_auth=True, client_common_name="alice") as etcd:
+        assert etcd.url == f"https://{etcd.endpoint}" and etcd.tls
+        from cryptography import x509
+
+        client = x509.load_pem_x509_certificate(open(etcd.client_cert_file, "rb").read())
+        assert client.subject.rfc4514_string().startswith("CN=alice")
+        with grpc.secure_channel(etcd.endpoint, etcd.channel_credentials()) as channel:
+            put = rpc_pb2_grpc.KVStub(channel).Put(rpc_pb2.PutRequest(key=b"k", value=b"v"),
+                                                   timeout=5)
+        assert put.header.revision == 2
+        ca = open(etcd.ca_file, "rb").read()
+        with grpc.secure_channel(etcd.endpoint, grpc.ssl_channel_credentials(ca)) as channel:
+            with pytest.raises(grpc.RpcError) as refused:  # no client certificate
+                rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_plain_servers_have_no_certificates_and_tls_needs_no_config():
+    etcd = EtcdLite()
+    assert etcd.ca_file is None and etcd.client_cert_file is None
+    with pytest.raises(TypeError):
+        EtcdLite(client_common_name="alice")
+    with pytest.raises(TypeError):
+        from etcdlite.config import Config
+        EtcdLite(config=Config(), tls=True)
+
+
+def test_https_without_a_certificate_is_etcds_error():
+    from etcdlite.runtime import StartupError
+
+    with pytest.raises(StartupError, match=r"^TLS key/cert \(--cert-file, --key-file\) must be "
+                                            r"provided for client url https://127.0.0.1:0 with HTTPS"):
+        EtcdLite(listen_client_urls=["https://127.0.0.1:0"]).start()
+
+
+def test_http_and_https_on_one_port_are_refused_saying_why(tmp_path):
+    from etcdlite.runtime import StartupError
+    from etcdlite.tls import make_test_certificates
+
+    certs = make_test_certificates(tmp_path)
+    with pytest.raises(StartupError, match="cannot serve both http and https on 127.0.0.1:2"):
+        EtcdLite(tls=certs, listen_client_urls=["http://127.0.0.1:23999",
+                                                "https://127.0.0.1:23999"]).start()

@@ -46,7 +46,8 @@ class EtcdLiteFixture:
     """A running in-memory etcdlite (threaded, on a free 127.0.0.1 port) for tests.
 
     ``endpoint`` / ``host`` / ``port`` / ``url`` say where it listens; ``channel`` is a connected
-    ``grpc.Channel`` (``kv``, ``lease``, ``watch``, ``lock``, ``election``, ``maintenance`` and
+    ``grpc.Channel`` (over TLS for a TLS server: trusting ``ca_file``, presenting the client
+    certificate ``client_cert_file``/``client_key_file``) (``kv``, ``lease``, ``watch``, ``lock``, ``election``, ``maintenance`` and
     ``cluster`` are stubs on it); ``server`` is the :class:`etcdlite.embed.EtcdLite`. Time, snapshot
     and fault calls are those of the server: ``advance``, ``save_snapshot``/``load_snapshot``,
     ``inject_error``, ``inject_delay``, ``pause``/``resume``, ``drop_connections``, ``clear_faults``
@@ -59,7 +60,12 @@ class EtcdLiteFixture:
         self.host = server.host
         self.port = server.port
         self.url = server.url
-        self.channel = grpc.insecure_channel(self.endpoint)
+        #: TLS servers: the test CA's file, and a client certificate (CN root) and key it signed
+        self.ca_file = server.ca_file
+        self.client_cert_file = server.client_cert_file
+        self.client_key_file = server.client_key_file
+        self.channel = grpc.secure_channel(self.endpoint, server.channel_credentials()) \
+            if server.tls else grpc.insecure_channel(self.endpoint)
         grpc.channel_ready_future(self.channel).result(timeout=READY_TIMEOUT)
         self._stubs: dict[str, Any] = {}
 
@@ -79,7 +85,7 @@ class EtcdLiteFixture:
 
     def __repr__(self) -> str:
         clock = "manual clock" if self.server.config.time_control else "real clock"
-        return f"<EtcdLiteFixture {self.endpoint} ({clock})>"
+        return f"<EtcdLiteFixture {self.url} ({clock})>"
 
     # -- the usual calls ------------------------------------------------------------------------
 

@@ -14,6 +14,13 @@ Fixtures (each gives an :class:`etcdlite.testing.fixtures.EtcdLiteFixture`: ``en
 ``etcdlite_manual_clock`` / ``etcdlite_manual_clock_session``
     The same for a second server on a manual clock (started on first use): time moves only with
     ``advance(seconds)``, which returns after every lease that expired is revoked.
+``etcdlite_tls`` / ``etcdlite_tls_session``
+    The same for a server on an https URL whose certificate a throw-away test CA signed:
+    ``ca_file`` is the CA to trust; ``url`` is ``https://...``; ``channel`` connects over TLS.
+``etcdlite_mtls`` / ``etcdlite_mtls_session``
+    The same with etcd's ``--client-cert-auth``: a client must present a certificate from that
+    CA, such as ``client_cert_file`` / ``client_key_file`` (CN ``root``); others are refused at
+    the handshake.
 
 Servers listen on free ephemeral ports on 127.0.0.1, unless a port or an inclusive port range is
 given: ``--etcdlite-port 23790`` or ``--etcdlite-port 23790-23799`` on the command line, else the
@@ -109,3 +116,36 @@ def etcdlite_manual_clock(etcdlite_manual_clock_session: "EtcdLiteFixture") -> I
     etcdlite_manual_clock_session.reset()
     yield etcdlite_manual_clock_session
     etcdlite_manual_clock_session.server.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def etcdlite_tls_session(pytestconfig: pytest.Config) -> Iterator["EtcdLiteFixture"]:
+    """One in-memory etcdlite on https (certificate from a test CA: ``ca_file``), shared."""
+    server = _start(pytestconfig, tls=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def etcdlite_tls(etcdlite_tls_session: "EtcdLiteFixture") -> Iterator["EtcdLiteFixture"]:
+    """A fresh, empty keyspace on the https server."""
+    etcdlite_tls_session.reset()
+    yield etcdlite_tls_session
+    etcdlite_tls_session.server.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def etcdlite_mtls_session(pytestconfig: pytest.Config) -> Iterator["EtcdLiteFixture"]:
+    """One in-memory etcdlite on https with --client-cert-auth (``client_cert_file``,
+    ``client_key_file``: a certificate it accepts), shared."""
+    server = _start(pytestconfig, tls=True, client_cert_auth=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def etcdlite_mtls(etcdlite_mtls_session: "EtcdLiteFixture") -> Iterator["EtcdLiteFixture"]:
+    """A fresh, empty keyspace on the client-certificate server."""
+    etcdlite_mtls_session.reset()
+    yield etcdlite_mtls_session
+    etcdlite_mtls_session.server.clear_faults()

@@ -82,6 +82,41 @@ def test_fixtures_give_endpoint_host_port_a_ready_channel_and_the_server(pyteste
     result.assert_outcomes(passed=2)
 
 
+def test_tls_fixtures_serve_https_and_hand_out_the_ca_and_a_client_certificate(pytester, run):
+    pytester.makepyfile(test_tls="""
+        import grpc
+        import pytest
+        from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
+
+        def _put(endpoint, credentials):
+            with grpc.secure_channel(endpoint, credentials) as channel:
+                return rpc_pb2_grpc.KVStub(channel).Put(
+                    rpc_pb2.PutRequest(key=b"k", value=b"v"), timeout=5).header.revision
+
+        def test_tls(etcdlite_tls, etcdlite):
+            assert etcdlite_tls.url == f"https://{etcdlite_tls.endpoint}"
+            assert etcdlite_tls.port != etcdlite.port
+            assert etcdlite_tls.kv.Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5).count == 0
+            ca = open(etcdlite_tls.ca_file, "rb").read()
+            assert _put(etcdlite_tls.endpoint, grpc.ssl_channel_credentials(ca)) == 2
+
+        def test_tls_starts_empty(etcdlite_tls):
+            assert etcdlite_tls.kv.Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5).count == 0
+
+        def test_mtls(etcdlite_mtls):
+            ca = open(etcdlite_mtls.ca_file, "rb").read()
+            with pytest.raises(grpc.RpcError) as refused:
+                _put(etcdlite_mtls.endpoint, grpc.ssl_channel_credentials(ca))
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            good = grpc.ssl_channel_credentials(
+                ca, open(etcdlite_mtls.client_key_file, "rb").read(),
+                open(etcdlite_mtls.client_cert_file, "rb").read())
+            assert _put(etcdlite_mtls.endpoint, good) == 2
+            assert etcdlite_mtls.kv.Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5).count == 1
+    """)
+    run("-q").assert_outcomes(passed=3)
+
+
 def test_every_test_gets_a_fresh_empty_keyspace(pytester, run):
     """The first test leaves everything behind (history, compaction, leases, a watch stream, a
     lock waiter, an election, an alarm); the next one finds a server as freshly started."""
