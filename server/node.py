@@ -310,12 +310,13 @@ class Node:
             return 0
         return self.lessor.renew(lease_id)
 
-    def lease_time_to_live(self, caller: Caller, lease_id: int) -> tuple[int, int, list[bytes]] | None:
-        """(remaining, granted TTL, attached keys), or None for an unknown lease. With auth on,
-        the caller must be someone and needs read permission on every attached key (the check etcd
-        3.5.9 and 3.4.26 added: 3.5.1 and 3.4.23 tell anyone a lease's keys)."""
-        info = self.identify(caller)
-        if self.auth.enabled and not caller.internal:
+    def lease_time_to_live(self, caller: Caller, lease_id: int,
+                           keys: bool) -> tuple[int, int, list[bytes]] | None:
+        """(remaining, granted TTL, attached keys), or None for an unknown lease. With auth on, a
+        caller asking for the keys must be a user with read permission on every one of them (the
+        check etcd 3.5.9 and 3.4.26 added; 3.5.1 and 3.4.23 list them to anyone)."""
+        if keys and self.auth.enabled and not caller.internal:
+            info = self.identify(caller)
             if info is None:
                 raise errors.AUTH_USER_EMPTY
             for key in self._lease_keys(lease_id):
@@ -573,7 +574,7 @@ def token_provider(config: Config, clock: Clock) -> TokenProvider:
 class WatchSession:
     """One client's watch stream on the node: creates are authorized with the stream's caller
     (etcd's isWatchPermitted); a refused create is answered as created and cancelled at once,
-    with watch ID -1 and the denial as grpc-go prints it."""
+    with the denial as grpc-go prints it."""
 
     def __init__(self, node: Node, caller: Caller) -> None:
         self._node = node
@@ -596,8 +597,11 @@ class WatchSession:
             try:
                 info = node.identify(self.caller)
                 node.auth.check_read(info, checked_key, checked_end)
-            except errors.EtcdError as exc:
-                self._hub.deny(self.stream, errors.go_status_text(exc))
+            except errors.EtcdError:
+                # etcd 3.5 answers every refusal as permission denied, under the requested ID
+                # (3.4: -1, and the reason of the refusal)
+                denied = errors.go_status_text(errors.AUTH_PERMISSION_DENIED())
+                self._hub.deny(self.stream, watch_id, denied)
                 return
         self._hub.create(self.stream, key, range_end, start_revision, filters, prev_kv,
                          progress_notify, watch_id, fragment)

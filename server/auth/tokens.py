@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from .. import errors
 from .store import AuthInfo
 
 SIMPLE_TOKEN_LENGTH = 16
@@ -68,6 +69,23 @@ class SimpleTokens:
 
     def disable(self) -> None:
         self._tokens.clear()
+
+
+class NoTokens:
+    """``--auth-token ""``: no tokens at all (etcd's tokenNop): Authenticate fails, and any token a
+    client sends is invalid; users can still be known by their client certificates."""
+
+    def assign(self, username: str, revision: int, index: int) -> str:
+        raise errors.AUTH_FAILED
+
+    def info(self, token: str, revision: int) -> AuthInfo | None:
+        return None
+
+    def invalidate_user(self, username: str) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
 
 
 class JwtTokens:
@@ -148,6 +166,8 @@ def parse_auth_token_option(value: str, ttl: float, read_file: Callable[[str], b
         options[name] = val
     if kind == "simple":
         return SimpleTokens(ttl, simple_clock)
+    if kind == "":
+        return NoTokens()
     if kind == "jwt":
         jwt_ttl = parse_duration(options["ttl"]) if options.get("ttl") else DEFAULT_TOKEN_TTL
         method = options.get("sign-method", "")

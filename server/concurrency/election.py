@@ -115,8 +115,8 @@ async def observe(node: Node, caller: Caller, name: bytes) -> AsyncIterator[tupl
         while True:
             try:
                 found = node.range(caller, owner_range(prefix))
-            except EtcdError as exc:
-                raise as_unknown(exc) from None
+            except EtcdError:
+                return  # etcd's observer gives up on a failed Get: the stream just ends
             seen = found.revision
             if found.kvs:
                 current = found.kvs[0]

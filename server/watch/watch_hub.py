@@ -105,9 +105,9 @@ class WatchHub:
             if stream.has_room():
                 self._catch_up(watcher)
 
-    def deny(self, stream: WatchStream, reason: str) -> None:
-        """Answer a create that may not be made: created and cancelled at once, watch ID -1."""
-        stream.send(WatchResponse(-1, self.readable_revision(), created=True, canceled=True,
+    def deny(self, stream: WatchStream, watch_id: int, reason: str) -> None:
+        """Answer a create that may not be made: created and cancelled at once."""
+        stream.send(WatchResponse(watch_id, self.readable_revision(), created=True, canceled=True,
                                   cancel_reason=reason))
 
     def cancel(self, stream: WatchStream, watch_id: int) -> None:

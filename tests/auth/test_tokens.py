@@ -78,3 +78,15 @@ def test_passwords_hash_and_check_with_bcrypt():
     assert passwords.check_password("secret", hashed)
     assert not passwords.check_password("wrong", hashed)
     assert not passwords.check_password("secret", b"")
+
+
+def test_an_empty_auth_token_option_means_no_tokens_at_all():
+    from etcdlite import errors
+    from etcdlite.auth.tokens import NoTokens, parse_auth_token_option
+
+    provider = parse_auth_token_option("", 300, lambda path: b"", lambda text: 0.0)
+    assert isinstance(provider, NoTokens)
+    assert provider.info("anything", 3) is None
+    with pytest.raises(errors.EtcdError) as caught:
+        provider.assign("root", 3, 7)
+    assert caught.value == errors.AUTH_FAILED
