@@ -163,7 +163,8 @@ class Target:
             import pytest
             pytest.skip("etcdctl is not installed")
         env = dict(os.environ, ETCDCTL_API="3")
-        proc = subprocess.run([binary, "--endpoints", self.url, *self.etcdctl_tls_args(), *args],
+        endpoint = self.url if self.secure else self.endpoint  # as users of plain etcd write it
+        proc = subprocess.run([binary, "--endpoints", endpoint, *self.etcdctl_tls_args(), *args],
                               input=input,
                               capture_output=True, text=True, env=env, timeout=timeout)
         if check and proc.returncode != 0:
