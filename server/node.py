@@ -16,7 +16,7 @@ from .auth import passwords
 from .auth.authorize import authorize, authorize_lease_keys
 from .auth.caller import Caller
 from .auth.store import AuthInfo, AuthStore
-from .auth.tokens import AuthOptionsError, TokenProvider, parse_auth_token_option
+from .auth.tokens import TokenProvider, token_provider
 from .clock import Clock
 from .cluster import Member, cluster_id, member_id
 from .config import Config
@@ -36,8 +36,8 @@ from .mvcc.key_index import Change
 from .mvcc.store import Commit, MVCCStore
 from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
+from .watch.session import WatchSession
 from .watch.watch_hub import WatchHub
-from .watch.watcher import WatchStream
 
 T = TypeVar("T")
 
@@ -72,7 +72,8 @@ class Node:
         self.store.restore(state.changes, state.compact_revision)
         self.lessor.restore(state.leases)
         self.auth = AuthStore.from_state(json.loads(state.auth)) if state.auth else AuthStore()
-        self.tokens: TokenProvider = token_provider(config, self.clock)
+        self.tokens: TokenProvider = token_provider(config.auth_token, config.auth_token_ttl,
+                                                    self.clock.now)
         self.lessor.on_commit(Commit(self.store.current_revision, [
             _attachment(kv) for kv in self.store.latest_kvs() if kv.lease]))
         boots = state.meta.get("boots", 0) + 1
@@ -253,8 +254,17 @@ class Node:
 
     # -- Watch ------------------------------------------------------------------------------
 
-    def open_watch(self, caller: Caller) -> "WatchSession":
-        return WatchSession(self, caller)
+    def open_watch(self, caller: Caller) -> WatchSession:
+        """A watch stream whose creates are authorized with ``caller``'s credentials."""
+        return WatchSession(self.watch_hub,
+                            lambda key, range_end: self._check_watch(caller, key, range_end))
+
+    def _check_watch(self, caller: Caller, key: bytes, range_end: bytes) -> None:
+        """etcd's isWatchPermitted, on the range as its watch server normalised it: an empty key
+        is "\\0", and a from-key range_end "\\0" becomes empty, so it is checked as one key."""
+        if self.auth.enabled and not caller.internal:
+            info = self.identify(caller)
+            self.auth.check_read(info, key or b"\0", b"" if range_end == b"\0" else range_end)
 
     def watch_internal(self, key: bytes, range_end: bytes,
                        callback: Callable[[int, list[Change]], None]) -> Callable[[], None]:
@@ -553,70 +563,6 @@ class Node:
             leases={lease.id: lease.ttl for lease in self.lessor.leases_by_expiry()},
             auth=json.dumps(self.auth.state()).encode(), meta={"raft_index": self.raft_index}))
         await self.committer.wait()
-
-
-def token_provider(config: Config, clock: Clock) -> TokenProvider:
-    """The token provider ``--auth-token`` asks for (etcd's NewTokenProvider); raises
-    AuthOptionsError for a value etcd refuses."""
-    from .goflags import parse_duration
-
-    def read_file(path: str) -> bytes:
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise AuthOptionsError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
-
-    return parse_auth_token_option(config.auth_token, float(config.auth_token_ttl), read_file,
-                                   parse_duration, simple_clock=clock.now)
-
-
-class WatchSession:
-    """One client's watch stream on the node: creates are authorized with the stream's caller
-    (etcd's isWatchPermitted); a refused create is answered as created and cancelled at once,
-    with the denial as grpc-go prints it."""
-
-    def __init__(self, node: Node, caller: Caller) -> None:
-        self._node = node
-        self._hub = node.watch_hub
-        self.caller = caller
-        self.stream: WatchStream = self._hub.open_stream()
-
-    @property
-    def outbox(self):
-        return self.stream.outbox
-
-    def create(self, key: bytes, range_end: bytes, start_revision: int, filters: tuple[int, ...],
-               prev_kv: bool, progress_notify: bool, watch_id: int, fragment: bool) -> None:
-        node = self._node
-        if node.auth.enabled and not self.caller.internal:
-            # etcd checks the range as its watch server normalised it: an empty key is "\0", and
-            # a from-key range_end "\0" becomes empty, so it is checked as the single key
-            checked_key = key or b"\0"
-            checked_end = b"" if range_end == b"\0" else range_end
-            try:
-                info = node.identify(self.caller)
-                node.auth.check_read(info, checked_key, checked_end)
-            except errors.EtcdError:
-                # etcd 3.5 answers every refusal as permission denied, under the requested ID
-                # (3.4: -1, and the reason of the refusal)
-                denied = errors.go_status_text(errors.AUTH_PERMISSION_DENIED())
-                self._hub.deny(self.stream, watch_id, denied)
-                return
-        self._hub.create(self.stream, key, range_end, start_revision, filters, prev_kv,
-                         progress_notify, watch_id, fragment)
-
-    def cancel(self, watch_id: int) -> None:
-        self._hub.cancel(self.stream, watch_id)
-
-    def request_progress(self) -> None:
-        self._hub.request_progress(self.stream)
-
-    def taken(self, response) -> None:
-        self._hub.taken(self.stream, response)
-
-    def close(self) -> None:
-        self._hub.close_stream(self.stream)
 
 
 def _attachment(kv) -> "Change":

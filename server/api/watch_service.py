@@ -8,7 +8,8 @@ import logging
 from typing import AsyncIterator
 
 from ..auth.caller import Caller
-from ..node import Node, WatchSession
+from ..node import Node
+from ..watch.session import WatchSession
 from ..proto import kv_pb2, rpc_pb2
 from ..watch.events import WatchResponse
 from . import convert

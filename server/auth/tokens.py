@@ -175,3 +175,18 @@ def parse_auth_token_option(value: str, ttl: float, read_file: Callable[[str], b
         public = read_file(options["pub-key"]) if options.get("pub-key") else None
         return JwtTokens(method, private, public, jwt_ttl)
     raise AuthOptionsError("auth: invalid auth options")
+
+
+def token_provider(value: str, ttl: float, simple_clock: Callable[[], float]) -> TokenProvider:
+    """The provider ``--auth-token`` asks for, reading JWT key files (etcd's NewTokenProvider);
+    raises AuthOptionsError for a value etcd refuses."""
+    from ..goflags import parse_duration
+
+    def read_file(path: str) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise AuthOptionsError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+    return parse_auth_token_option(value, float(ttl), read_file, parse_duration, simple_clock)

@@ -9,6 +9,7 @@ import pytest
 
 from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READWRITE, TARGETS, enable_auth_with_user,
                           error_of, login, start_auth_target)
+from etcd_api_helpers import BidiStream
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 KEY_NOT_PROVIDED = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: key is not provided")
@@ -98,3 +99,24 @@ def test_permissions_still_hold_while_an_alarm_is_active(target, alice):
         assert error_of(target.kv.DeleteRange, delete, metadata=alice_md) == PERMISSION_DENIED
         assert error_of(rpc_pb2_grpc.AuthStub(target.channel).AuthDisable,
                         rpc_pb2.AuthDisableRequest(), metadata=alice_md) == PERMISSION_DENIED
+
+
+def test_a_from_key_watch_is_checked_on_its_start_key_only_as_etcd_does(target, alice):
+    """etcd's watch server turns a from-key range_end "\\0" into an empty one before the
+    permission check, so only the start key is checked, and the watcher then sees every key
+    after it (etcd 3.4.23 and 3.5.1 alike; etcdlite keeps the behaviour). A bounded range
+    beyond the permission is refused."""
+    root_md, alice_md = alice
+    with BidiStream(lambda requests: target.watch.Watch(requests, metadata=alice_md)) as stream:
+        stream.send(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(
+            key=b"a/x", range_end=b"\0")))
+        created = stream.next()
+        assert (created.created, created.canceled) == (True, False)
+        target.kv.Put(rpc_pb2.PutRequest(key=b"b/secret", value=b"s"), metadata=root_md)
+        assert [e.kv.key for e in stream.next().events] == [b"b/secret"]
+    with BidiStream(lambda requests: target.watch.Watch(requests, metadata=alice_md)) as stream:
+        stream.send(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(
+            key=b"a/x", range_end=b"zz")))
+        refused = stream.next()
+        assert (refused.created, refused.canceled, refused.cancel_reason) == (
+            True, True, "rpc error: code = PermissionDenied desc = etcdserver: permission denied")
