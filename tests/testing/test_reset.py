@@ -165,3 +165,36 @@ def test_reset_async_on_the_callers_loop():
             return got.count, put.header.revision
 
     assert asyncio.run(main()) == (0, 2)
+
+
+def _enable_auth(channel: grpc.Channel) -> list[tuple[str, str]]:
+    auth = rpc_pb2_grpc.AuthStub(channel)
+    auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password="pw"))
+    auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
+    auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="reader"))
+    auth.AuthEnable(rpc_pb2.AuthEnableRequest())
+    return [("token", auth.Authenticate(rpc_pb2.AuthenticateRequest(name="root", password="pw")).token)]
+
+
+def test_reset_forgets_users_and_roles_disables_auth_and_voids_tokens(tmp_path):
+    data = str(tmp_path / "data")
+    with EtcdLite(data_dir=data, bcrypt_cost=4) as etcd, grpc.insecure_channel(etcd.endpoint) as channel:
+        root = _enable_auth(channel)
+        auth, kv = rpc_pb2_grpc.AuthStub(channel), rpc_pb2_grpc.KVStub(channel)
+        kv.Put(rpc_pb2.PutRequest(key=b"k", value=b"v"), metadata=root)
+        etcd.reset()
+        status = auth.AuthStatus(rpc_pb2.AuthStatusRequest())
+        assert (status.enabled, status.authRevision) == (False, 1)
+        assert list(auth.UserList(rpc_pb2.AuthUserListRequest()).users) == []
+        assert list(auth.RoleList(rpc_pb2.AuthRoleListRequest()).roles) == []
+        kv.Put(rpc_pb2.PutRequest(key=b"k", value=b"v"))  # no credentials needed any more
+        _enable_auth(channel)
+        with pytest.raises(grpc.RpcError) as stale:
+            kv.Put(rpc_pb2.PutRequest(key=b"k", value=b"v"), metadata=root)
+        assert (stale.value.code(), stale.value.details()) == (
+            grpc.StatusCode.UNAUTHENTICATED, "etcdserver: invalid auth token")
+    with EtcdLite(data_dir=data) as etcd, grpc.insecure_channel(etcd.endpoint) as channel:
+        status = rpc_pb2_grpc.AuthStub(channel).AuthStatus(rpc_pb2.AuthStatusRequest(), metadata=[
+            ("token", rpc_pb2_grpc.AuthStub(channel).Authenticate(
+                rpc_pb2.AuthenticateRequest(name="root", password="pw")).token)])
+        assert status.enabled  # the state after the reset is what persisted
