@@ -195,13 +195,15 @@ def test_lease_grant_leases_keepalive_and_time_to_live_need_no_permission(target
         stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
         assert (stream.next().ID, ) == (lease_id, )
     for md in [alice, None]:
-        ttl = lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=True),
-                                    metadata=md)
-        assert ttl.grantedTTL == 60
-        if target.is_real_etcd:
-            # CVE-2023-32082 in 3.4.23/3.5.1: the keys are listed to callers that cannot read them
+        ttl = lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id), metadata=md)
+        assert (ttl.ID, ttl.grantedTTL, list(ttl.keys)) == (lease_id, 60, [])
+    if target.is_real_etcd:
+        # CVE-2023-32082 in 3.4.23/3.5.1: the keys are listed to callers that cannot read them
+        for md in [alice, None]:
+            ttl = lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=True),
+                                        metadata=md)
             assert sorted(ttl.keys) == [b"r/leased", b"w/leased"]
-    if not target.is_real_etcd:
+    else:
         # etcdlite as the fixed releases: keys only for a caller allowed to read all of them
         assert error_of(lease.LeaseTimeToLive, rpc_pb2.LeaseTimeToLiveRequest(
             ID=lease_id, keys=True), metadata=alice) == PERMISSION_DENIED
@@ -335,6 +337,11 @@ def test_admin_only_maintenance_calls_answer_raw_auth_errors_with_code_unknown(t
         assert error_of(method, request, metadata=alice) == RAW_PERMISSION_DENIED, method
         assert error_of(method, request) == RAW_USER_EMPTY, method
         method(request, metadata=root)
+
+
+def test_snapshot_needs_role_root_and_answers_raw_auth_errors(target, tokens):
+    root, alice = tokens
+    m = target.maintenance
     for md, expected in [(alice, RAW_PERMISSION_DENIED), (None, RAW_USER_EMPTY)]:
         assert error_of(lambda: next(m.Snapshot(rpc_pb2.SnapshotRequest(), metadata=md))) == (
             expected)
