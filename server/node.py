@@ -312,7 +312,11 @@ class Node:
 
     async def lease_keep_alive(self, caller: Caller, lease_id: int) -> int:
         """Renew; the granted TTL, or 0 for an unknown lease. An expired lease is revoked first.
-        etcd renews without looking at credentials."""
+        etcd renews without looking at credentials.
+
+        Like etcd's LeaseRenew (which first waits until what is committed is applied), it answers
+        from durable state only: a revoke still on its way to the disk is not reported yet."""
+        await self.committer.wait()
         lease = self.lessor.get(lease_id)
         if lease is not None and lease.deadline <= self.clock.now():
             self._revoke(lease)
@@ -320,8 +324,8 @@ class Node:
             return 0
         return self.lessor.renew(lease_id)
 
-    def lease_time_to_live(self, caller: Caller, lease_id: int,
-                           keys: bool) -> tuple[int, int, list[bytes]] | None:
+    async def lease_time_to_live(self, caller: Caller, lease_id: int,
+                                 keys: bool) -> tuple[int, int, list[bytes]] | None:
         """(remaining, granted TTL, attached keys), or None for an unknown lease. With auth on, a
         caller asking for the keys must be a user with read permission on every one of them (the
         check etcd 3.5.9 and 3.4.26 added; 3.5.1 and 3.4.23 list them to anyone)."""
@@ -331,6 +335,7 @@ class Node:
                 raise errors.AUTH_USER_EMPTY
             for key in self._lease_keys(lease_id):
                 self.auth.check_read(info, key)
+        await self.committer.wait()  # from durable state, as LeaseRenew
         return self.lessor.time_to_live(lease_id)
 
     def lease_ids(self) -> list[int]:

@@ -36,7 +36,7 @@ class LeaseService:
 
     async def LeaseTimeToLive(self, request: rpc_pb2.LeaseTimeToLiveRequest,
                               caller: Caller) -> rpc_pb2.LeaseTimeToLiveResponse:
-        found = self.node.lease_time_to_live(caller, request.ID, request.keys)
+        found = await self.node.lease_time_to_live(caller, request.ID, request.keys)
         if found is None:
             return rpc_pb2.LeaseTimeToLiveResponse(header=self.header(), ID=request.ID, TTL=-1)
         remaining, granted, keys = found

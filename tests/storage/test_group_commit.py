@@ -133,3 +133,28 @@ def test_compaction_cannot_pass_the_durable_revision():
         await node.close()
 
     asyncio.run(main())
+
+
+def test_keep_alive_and_time_to_live_do_not_report_a_revoke_before_it_is_durable():
+    """Seen with the Node.js etcd3 client's own tests: a keep-alive answered TTL 0 while the
+    revoke was still on its way to the disk (and could have been lost)."""
+    async def main() -> None:
+        backend = GatedBackend()
+        node = _node(backend)
+        backend.gate.set()
+        lease = await node.lease_grant(INTERNAL, 0, 60)
+        backend.gate.clear()
+        revoke = asyncio.create_task(node.lease_revoke(INTERNAL, lease.id))
+        await asyncio.sleep(0.05)  # applied in memory, its write held at the gate
+        keep_alive = asyncio.create_task(node.lease_keep_alive(INTERNAL, lease.id))
+        time_to_live = asyncio.create_task(node.lease_time_to_live(INTERNAL, lease.id, False))
+        await asyncio.sleep(0.05)
+        assert not keep_alive.done() and not time_to_live.done()
+        backend.gate.set()
+        assert await keep_alive == 0
+        assert await time_to_live is None
+        assert lease.id not in backend.leases  # durable by the time they answered
+        await revoke
+        await node.close()
+
+    asyncio.run(main())
