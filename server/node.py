@@ -165,18 +165,20 @@ class Node:
     # applier.
 
     def identify(self, caller: Caller) -> AuthInfo | None:
-        """Who ``caller`` is (etcd's AuthInfoFromCtx), while auth is enabled: the user of its token
-        (one that is not, or no longer, valid is refused), else, with --client-cert-auth, the CN of
-        its verified client certificate, else nobody."""
-        if caller.internal or not self.auth.enabled:
+        """Who ``caller`` is (etcd's AuthInfoFromCtx): the user of its token (one that is not, or
+        no longer, valid is refused), else, with auth enabled and --client-cert-auth, the CN of its
+        verified client certificate, else nobody."""
+        if caller.internal:
             return None
         token = caller.token
         if token is not None:
+            # also with auth disabled, as 3.5.1 and 3.4.23 do (3.5.10+ ignore tokens then); simple
+            # tokens are all void once auth is disabled
             info = self.tokens.info(token, self.auth.revision)
             if info is None:
                 raise errors.AUTH_INVALID_TOKEN
             return info
-        if self.config.client_cert_auth:
+        if self.auth.enabled and self.config.client_cert_auth:
             name = caller.common_name
             if name:
                 return AuthInfo(name, self.auth.revision)
