@@ -320,7 +320,7 @@ def write_snapshot_file(state: EtcdState, path: str | os.PathLike[str]) -> int:
     """Write what ``etcdctl snapshot save`` would save from a server holding ``state``: the database
     followed by its SHA-256. Returns the file size."""
     digest = hashlib.sha256()
-    with open(path, "wb") as f:
+    with open(path, "w+b") as f:
         size = write_snapshot_db(state, f)
         f.seek(0)
         while True:

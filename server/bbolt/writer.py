@@ -184,6 +184,8 @@ class Writer:
             return BUCKET_HEADER.pack(0, bucket.sequence) + _leaf_page(0, pending, 0)
         # close the levels bottom-up: each last page goes to the level above; the top one is the root
         root = self._write_leaf(levels[0])
+        if not levels[0].elements:  # an empty root bucket: one empty leaf
+            return BUCKET_HEADER.pack(root, bucket.sequence)
         first = levels[0].elements[0][1]
         depth = 1
         while depth < len(levels):
