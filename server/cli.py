@@ -24,6 +24,7 @@ from . import ETCD_VERSION, __version__
 from . import config_file
 from . import etcd_messages as msg
 from .cluster import BootstrapError, bootstrap
+from .compactor import RetentionError, parse_retention
 from .config import Config
 from .flags import BY_NAME, FLAGS, GROUPS, LEGACY, NOT_YET, NOTICE, REFUSE, USE, Flag
 from .goflags import FlagSyntaxError, GoValueError, flag_to_env, parse_argv, parse_duration
@@ -343,6 +344,10 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
     tls_settings = _tls_settings(values)
     _check_https_urls(values)
     check_auth_token(values["auth-token"], values["auth-token-ttl"])
+    try:
+        parse_retention(values["auto-compaction-mode"], values["auto-compaction-retention"])
+    except RetentionError as exc:
+        raise CommandLineError(str(exc)) from None
     level = "debug" if values["debug"] else values["log-level"]
     outputs = values["log-outputs"] if "log-outputs" in settings.given or \
         "log-output" not in settings.given else values["log-output"]
@@ -363,6 +368,8 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
         auth_token=values["auth-token"],
         auth_token_ttl=values["auth-token-ttl"],
         bcrypt_cost=_bcrypt_cost(settings),
+        auto_compaction_mode=values["auto-compaction-mode"],
+        auto_compaction_retention=values["auto-compaction-retention"],
         **tls_settings,
     )
     return config, LogSettings(LOG_LEVELS[level], list(outputs))

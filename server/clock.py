@@ -1,7 +1,8 @@
-"""The one clock that drives lease expiry: real (monotonic) or manual for tests."""
+"""The one clock that drives lease expiry and auto-compaction: real (monotonic) or manual for tests."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Callable
@@ -48,3 +49,29 @@ class ManualClock(Clock):
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+
+
+#: a manual clock advanced in steps of 0.1 s reaches a deadline set 0.1 s ahead, give or take this
+_EPSILON = 1e-9
+
+
+async def sleep(clock: Clock, seconds: float) -> None:
+    """Wait until ``clock`` has moved on by ``seconds``: real time for the real clock; for a manual
+    clock, until it has been advanced that far (each advance wakes the sleeper to look)."""
+    deadline = clock.now() + seconds
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(woken.set)
+
+    clock.subscribe(wake)
+    try:
+        while (remaining := deadline - clock.now()) > _EPSILON:
+            woken.clear()
+            try:
+                await asyncio.wait_for(woken.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        clock.unsubscribe(wake)

@@ -34,6 +34,11 @@ class Config:
     #: an etcdlite snapshot file (server/snapshot.py) to load into the empty keyspace at start
     initial_snapshot: str | None = None
 
+    #: etcd's --auto-compaction-mode and --auto-compaction-retention ("0": off; an hour count or a
+    #: Go duration for periodic mode, a revision count for revision mode)
+    auto_compaction_mode: str = "periodic"
+    auto_compaction_retention: str = "0"
+
     # -- auth: etcd's --auth-token ("simple" or "jwt,pub-key=...,priv-key=...,sign-method=...,ttl=..."),
     #    --auth-token-ttl (seconds, simple tokens) and --bcrypt-cost
     auth_token: str = "simple"

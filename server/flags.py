@@ -120,13 +120,6 @@ def _zero(value: Any) -> bool:
     return not value
 
 
-def _off_or_zero_retention(value: str) -> bool:
-    try:
-        return parse_duration(value) == 0
-    except GoValueError:
-        return value.strip() in ("", "0")
-
-
 _NO_RAFT = "etcdlite has no raft log, snapshots or WAL on one node"
 _NO_ELECTION = "a single etcdlite member is always the leader; there are no elections"
 _NO_PEERS = "a single etcdlite member has no peers"
@@ -231,9 +224,7 @@ FLAGS: list[Flag] = [
     Flag("pre-vote", "bool", True, _C, "Enable to run an additional Raft election phase.", NOTICE,
          _NO_ELECTION),
     Flag("auto-compaction-retention", "string", "0", _C,
-         "Auto compaction retention length. 0 means disable auto compaction.", NOT_YET,
-         "compact with the Compact call, e.g. etcdctl compaction",
-         harmless=_off_or_zero_retention),
+         "Auto compaction retention length. 0 means disable auto compaction.", USE),
     Flag("auto-compaction-mode", "string", "periodic", _C,
          "Interpret 'auto-compaction-retention' one of: periodic|revision.", USE),
     Flag("enable-v2", "bool", False, _C, "Accept etcd V2 client requests.", REFUSE, _NO_V2,

@@ -131,6 +131,38 @@ def parse_duration(value: str) -> float:
     return sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
+def go_duration_error(value: str) -> str:
+    """The error Go's ``time.ParseDuration`` gives for a value it refuses."""
+    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    body = value[1:] if value[:1] in "+-" else value
+    if body == "":
+        return f"time: invalid duration {quoted}"
+    i = 0
+    while i < len(body):
+        start = i
+        while i < len(body) and body[i].isdigit():
+            i += 1
+        whole = i > start
+        fraction = False
+        if i < len(body) and body[i] == ".":
+            i += 1
+            fraction_start = i
+            while i < len(body) and body[i].isdigit():
+                i += 1
+            fraction = i > fraction_start
+        if not whole and not fraction:
+            return f"time: invalid duration {quoted}"
+        unit_start = i
+        while i < len(body) and not (body[i].isdigit() or body[i] == "."):
+            i += 1
+        unit = body[unit_start:i]
+        if not unit:
+            return f"time: missing unit in duration {quoted}"
+        if unit not in _DURATION_UNITS:
+            return f'time: unknown unit "{unit}" in duration {quoted}'
+    return f"time: invalid duration {quoted}"
+
+
 def format_duration(seconds: float) -> str:
     """Seconds as Go prints a ``time.Duration`` for the common whole values ("10m0s", "100ms")."""
     if seconds == 0:

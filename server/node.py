@@ -11,10 +11,10 @@ import asyncio
 import json
 from typing import Callable, TypeVar
 
-from . import errors
+from . import compactor, errors
 from .auth import passwords
 from .auth.authorize import authorize, authorize_lease_keys
-from .auth.caller import Caller
+from .auth.caller import INTERNAL, Caller
 from .auth.store import AuthInfo, AuthStore
 from .auth.tokens import TokenProvider, token_provider
 from .clock import Clock
@@ -74,6 +74,9 @@ class Node:
         self.auth = AuthStore.from_state(json.loads(state.auth)) if state.auth else AuthStore()
         self.tokens: TokenProvider = token_provider(config.auth_token, config.auth_token_ttl,
                                                     self.clock.now)
+        self.retention = compactor.parse_retention(config.auto_compaction_mode,
+                                                   config.auto_compaction_retention)
+        self.compactor: compactor.Compactor | None = None
         self.lessor.on_commit(Commit(self.store.current_revision, [
             _attachment(kv) for kv in self.store.latest_kvs() if kv.lease]))
         boots = state.meta.get("boots", 0) + 1
@@ -96,6 +99,7 @@ class Node:
         backend.write(Batch(self.store.current_revision,
                             meta={"boots": boots, "raft_index": self.raft_index}))
         self._expiry_task: asyncio.Task | None = None
+        self._compactor_task: asyncio.Task | None = None
         self._progress_task: asyncio.Task | None = None
         self._expiry_wakeup: asyncio.Event | None = None
 
@@ -107,6 +111,17 @@ class Node:
         self.clock.subscribe(self._wake_from_clock)
         self._expiry_task = loop.create_task(self._expiry_loop())
         self._progress_task = loop.create_task(self.watch_hub.run_progress_ticker())
+        self._start_compactor()
+
+    def _start_compactor(self) -> None:
+        started = compactor.start(self.retention, self.clock, lambda: self.store.current_revision,
+                                  lambda revision: self.compact(INTERNAL, revision))
+        self.compactor, self._compactor_task = started if started else (None, None)
+
+    def _stop_compactor(self) -> None:
+        if self._compactor_task is not None:
+            self._compactor_task.cancel()
+            self.compactor = self._compactor_task = None
 
     # -- persistence plumbing ---------------------------------------------------------------
 
@@ -459,6 +474,7 @@ class Node:
         return []
 
     async def close(self) -> None:
+        self._stop_compactor()
         if self._progress_task is not None:
             self._progress_task.cancel()
             self._progress_task = None
@@ -561,6 +577,9 @@ class Node:
             self._progress_task = asyncio.get_running_loop().create_task(hub.run_progress_ticker())
         if self._expiry_wakeup is not None:
             self._expiry_wakeup.set()
+        if self._compactor_task is not None:  # its samples belong to the old history
+            self._stop_compactor()
+            self._start_compactor()
         await self.committer.wait()
         # Then the new state in full, including anything written since the swap (a write merged
         # into the wipe's batch may have been deleted with it; writing it again is harmless).

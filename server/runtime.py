@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -73,6 +74,21 @@ def check_tls_options(config: Config) -> None:
         raise StartupError(str(exc)) from None
 
 
+def check_node_options(config: Config) -> None:
+    """The options the node reads at start that etcd refuses at start (--auth-token,
+    --auto-compaction-retention), checked before the data dir is opened; raises StartupError."""
+    from .auth.tokens import AuthOptionsError, token_provider
+    from .compactor import RetentionError, parse_retention
+
+    try:
+        token_provider(config.auth_token, config.auth_token_ttl, time.monotonic)
+        parse_retention(config.auto_compaction_mode, config.auto_compaction_retention)
+    except (AuthOptionsError, RetentionError) as exc:
+        raise StartupError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a JWT key file that is no PEM key of that kind
+        raise StartupError(f"auth: cannot load the JWT key: {exc}") from None
+
+
 def _bind_target(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -115,6 +131,7 @@ class Runtime:
     async def start(self) -> None:
         addresses = _listen_addresses(self.config)
         check_tls_options(self.config)
+        check_node_options(self.config)
         initial = self._read_initial_snapshot()
         backend = open_backend(self.config)
         try:

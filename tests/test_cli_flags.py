@@ -104,10 +104,21 @@ def test_initial_cluster_state_existing_is_refused_with_a_reason():
 
 def test_not_yet_supported_flags_are_refused_not_ignored():
     for argv in (["--client-crl-file", "crl.pem"], ["--client-cert-allowed-hostname", "x"],
-                 ["--listen-metrics-urls", "http://127.0.0.1:2381"],
-                 ["--auto-compaction-retention", "1h"]):
+                 ["--listen-metrics-urls", "http://127.0.0.1:2381"]):
         assert "not supported yet" in str(_error(*argv, "--memory")), argv
-    assert _config("--auto-compaction-retention", "0", "--auth-token", "simple", "--memory")
+
+
+def test_auto_compaction_flags_are_read_as_etcd_reads_them():
+    config = _config("--auto-compaction-retention", "1h", "--memory")
+    assert (config.auto_compaction_mode, config.auto_compaction_retention) == ("periodic", "1h")
+    config = _config("--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000",
+                     "--memory")
+    assert (config.auto_compaction_mode, config.auto_compaction_retention) == ("revision", "1000")
+    # etcd 3.5.1's words (its log: "failed to start etcd", error ...)
+    assert str(_error("--auto-compaction-retention", "bogus", "--memory")) == (
+        'error parsing CompactionRetention: time: invalid duration "bogus"')
+    assert str(_error("--auto-compaction-retention", "-5", "--memory")) == (
+        'error parsing CompactionRetention: time: missing unit in duration "-5"')
 
 
 def test_harmful_flags_are_refused():
