@@ -181,7 +181,8 @@ def test_snapshot_messages_are_etcds_stream() -> None:
     messages = list(snapshot_messages(_big_state()))
     blobs = [blob for _, blob in messages[:-1]]
     assert b"".join(blobs) == db
-    assert all(len(b) == SNAPSHOT_CHUNK_SIZE for b in blobs[:-1]) and 0 < len(blobs[-1]) <= SNAPSHOT_CHUNK_SIZE
+    assert all(len(b) == SNAPSHOT_CHUNK_SIZE for b in blobs[:-1])
+    assert 0 < len(blobs[-1]) <= SNAPSHOT_CHUNK_SIZE
     sent = 0
     for remaining, blob in messages[:-1]:
         sent += len(blob)
