@@ -367,21 +367,31 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
 def _open(source: Source) -> Database:
-    """Open a backend database or a saved snapshot (database + SHA-256, checked and cut off)."""
+    """Open a backend database or a saved snapshot (database + SHA-256, checked; bbolt ignores what
+    lies beyond the high water mark, so the trailer needs no cutting off). A file is mapped, not
+    read into memory."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = memoryview(source)
-    else:
-        with open(source, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size % 512 != _SHA256_SIZE:
-                return Database(source)
-            data = memoryview(f.read())
-    if len(data) % 512 == _SHA256_SIZE:
-        body, trailer = data[:-_SHA256_SIZE], bytes(data[-_SHA256_SIZE:])
-        if hashlib.sha256(body).digest() != trailer:
-            raise SnapshotFormatError("snapshot's SHA-256 trailer does not match its database")
-        data = body
-    return Database(data)
+        if len(data) % 512 == _SHA256_SIZE:
+            body = data[:-_SHA256_SIZE]
+            if hashlib.sha256(body).digest() != bytes(data[-_SHA256_SIZE:]):
+                raise SnapshotFormatError("snapshot's SHA-256 trailer does not match its database")
+            data = body
+        return Database(data)
+    with open(source, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size % 512 == _SHA256_SIZE:
+            digest = hashlib.sha256()
+            left = size - _SHA256_SIZE
+            while left > 0:
+                block = f.read(min(left, 1 << 20))
+                if not block:
+                    raise SnapshotFormatError("snapshot file shrank while being read")
+                digest.update(block)
+                left -= len(block)
+            if digest.digest() != f.read(_SHA256_SIZE):
+                raise SnapshotFormatError("snapshot's SHA-256 trailer does not match its database")
+    return Database(source)
 
 
 def iter_changes(db: Database) -> Iterator[Change]:
