@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import compactor, errors
 from .auth import passwords
@@ -38,6 +38,9 @@ from .storage.backend import Backend, Batch
 from .storage.group_commit import GroupCommitter
 from .watch.session import WatchSession
 from .watch.watch_hub import WatchHub
+
+if TYPE_CHECKING:
+    from .bbolt.etcd_layout import EtcdState
 
 T = TypeVar("T")
 
@@ -452,6 +455,29 @@ class Node:
 
     def hash_kv(self, revision: int) -> tuple[int, int, int]:
         return self.store.hash_kv(revision, self.durable_revision)
+
+    async def backup_state(self, caller: Caller) -> "EtcdState":
+        """Everything etcd's Maintenance/Snapshot sends, at the durable revision, as the plain
+        description :mod:`etcdlite.bbolt.etcd_layout` encodes: history since the last compaction,
+        leases, this member, alarms, users and roles. The caller needs the root role."""
+        from .bbolt.etcd_layout import EtcdState, Lease as SnapshotLease, Member as SnapshotMember
+
+        self.check_admin(caller)
+        await self.committer.wait()
+        durable = self.durable_revision
+        changes = [change for change in self.store.history() if change.main <= durable]
+        member = self.member
+        return EtcdState(
+            changes=changes, compact_revision=self.store.compact_revision,
+            consistent_index=self.raft_index, term=self.raft_term,
+            conf_state_voters=[self.member_id],
+            # etcd stores a lease's remaining time only with lease checkpointing (off by default):
+            # a restored lease starts its full TTL again
+            leases=[SnapshotLease(lease.id, lease.ttl) for lease in
+                    sorted(self.lessor.leases_by_expiry(), key=lambda lease: lease.id)],
+            members=[SnapshotMember(member.id, member.name, list(member.peer_urls),
+                                    list(member.client_urls), member.is_learner)],
+            alarms=sorted(self.alarms), auth=self.auth.state())
 
     async def defragment(self) -> None:
         await self.committer.run_exclusive(self.backend.defragment)

@@ -1,7 +1,7 @@
 """etcdlite's own snapshot format: the whole keyspace in one JSON file, for tests and fixtures.
 
-This is *not* etcd's snapshot (a bbolt database streamed by Maintenance/Snapshot, which etcdlite does
-not serve). It holds exactly what a client can observe, so a test suite can start from a prepared
+This is *not* etcd's snapshot (the bbolt database Maintenance/Snapshot streams, see
+:mod:`etcdlite.bbolt`). It holds exactly what a client can observe, so a test suite can start from a prepared
 state, and it is plain Python with no gRPC: the node produces and loads :class:`Snapshot` objects,
 this module turns them into bytes and back.
 

@@ -340,9 +340,6 @@ def test_admin_only_maintenance_calls_answer_raw_auth_errors_with_code_unknown(t
 
 
 def test_snapshot_needs_role_root_and_answers_raw_auth_errors(target, tokens):
-    if not target.is_real_etcd:
-        pytest.skip("etcdlite does not serve Maintenance.Snapshot yet (issue 12: snapshots in "
-                    "etcd's format); the README lists it as not yet served")
     root, alice = tokens
     m = target.maintenance
     for md, expected in [(alice, RAW_PERMISSION_DENIED), (None, RAW_USER_EMPTY)]:

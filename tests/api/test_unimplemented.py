@@ -83,7 +83,7 @@ def log_records():
     root.setLevel(level)
 
 
-UNSERVED = ["/etcdserverpb.Maintenance/Snapshot", "/etcdserverpb.Maintenance/Downgrade"]
+UNSERVED = ["/etcdserverpb.Maintenance/Downgrade"]
 
 
 def _shape_of(path: str) -> str:
