@@ -563,8 +563,9 @@ class Node:
 
     async def restore(self, snapshot) -> None:
         """Replace the whole state with ``snapshot`` (as :meth:`reset` does, then load it): keys,
-        history, revisions and leases as saved; each lease's countdown restarts from the time it had
-        left. Attached keys follow from the keys' lease fields."""
+        history, revisions, leases and (from etcd's snapshots) users and roles as saved; each
+        lease's countdown restarts from the time it had left. Attached keys follow from the keys'
+        lease fields."""
         snapshot.validate()
         await self._replace_state(snapshot)
 
@@ -593,7 +594,7 @@ class Node:
         store.add_listener(hub.on_commit)
         store.add_listener(self._on_commit)
         self.store, self.lessor, self.watch_hub = store, lessor, hub
-        self.auth = AuthStore()
+        self.auth = AuthStore.from_state(snapshot.auth) if snapshot.auth else AuthStore()
         self.tokens.disable()
         self.durable_revision = store.current_revision
         self.raft_term, self.raft_index = 2, 1

@@ -67,6 +67,9 @@ class Snapshot:
     compact_revision: int
     changes: list[Change] = field(default_factory=list)
     leases: list[LeaseState] = field(default_factory=list)
+    #: users, roles and the enabled flag (:meth:`etcdlite.auth.store.AuthStore.state`); None: none
+    #: (etcdlite's JSON format does not carry auth; etcd's snapshots do)
+    auth: dict[str, Any] | None = None
 
     def hash(self) -> int:
         return history_hash(self.changes)
@@ -231,9 +234,35 @@ def save(snapshot: Snapshot, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> Snapshot:
+    """Read a snapshot file: etcdlite's JSON, or etcd's own (``etcdctl snapshot save``, or a bbolt
+    ``member/snap/db`` of a data dir), told apart by their first bytes."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            head = fh.read(1)
+            if head[:1] != b"{":
+                return _load_etcd(path)
+            data = head + fh.read()
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {os.fspath(path)}: {exc.strerror}") from None
     return loads(data)
+
+
+def _load_etcd(path: str | os.PathLike) -> Snapshot:
+    """An etcd snapshot as a :class:`Snapshot`: its history, compaction, leases (each starting its
+    full TTL again unless etcd checkpointed the time it had left, as etcd restores them) and auth."""
+    from .bbolt.etcd_layout import SnapshotFormatError, decode_snapshot
+    from .bbolt.reader import BoltError
+
+    try:
+        state = decode_snapshot(path)
+    except (SnapshotFormatError, BoltError, ValueError) as exc:
+        raise SnapshotError(f"neither an etcdlite nor an etcd snapshot: {exc}") from None
+    changes = list(state.changes)
+    revision = max([1] + [change.main for change in changes])
+    if state.compact_revision > revision:
+        revision = state.compact_revision
+    leases = [LeaseState(lease.id, lease.ttl, float(lease.remaining_ttl or lease.ttl))
+              for lease in state.leases]
+    snapshot = Snapshot(revision, state.compact_revision, changes, leases, state.auth)
+    snapshot.validate()
+    return snapshot

@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bbolt"))
 
 from bbolt_real_etcd import restore, start_etcd_on, tool_status  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from etcdlite.proto import rpc_pb2  # noqa: E402
 
 EVERYTHING = dict(key=b"\0", range_end=b"\0")
@@ -80,3 +81,61 @@ def test_snapshot_messages_are_32_kib_chunks_then_the_sha256_without_headers(tar
                                                  for i in range(len(data))]
     assert (digest.remaining_bytes, digest.blob) == (0, hashlib.sha256(blob).digest())
     assert not any(m.HasField("header") for m in messages)
+
+
+def test_hash_kv_of_the_restored_etcd_equals_the_sources(target, tmp_path):
+    _write(target)
+    source = target.maintenance.HashKV(rpc_pb2.HashKVRequest())
+    target.etcdctl("snapshot", "save", str(tmp_path / "backup.db"))
+    restore("3.5", str(tmp_path / "backup.db"), str(tmp_path / "restored"))
+    restored = start_etcd_on("3.5", str(tmp_path / "restored"))
+    try:
+        got = restored.maintenance.HashKV(rpc_pb2.HashKVRequest(revision=source.header.revision))
+        assert (got.hash, got.compact_revision) == (source.hash, source.compact_revision)
+    finally:
+        restored.close()
+
+
+@pytest.mark.parametrize("source_name", ["etcdlite", "etcd-3.4", "etcd-3.5"])
+def test_etcdlite_starts_from_a_snapshot_saved_from_etcd_with_keys_history_leases_and_auth(
+        source_name, tmp_path):
+    from auth_helpers import READWRITE, auth_stub, enable_auth_with_user, login
+    from etcd_targets import start_target
+    from etcdlite import EtcdLite
+
+    source = start_target(source_name, tmp_path, bcrypt_cost=4, etcd_args=["--bcrypt-cost", "4"])
+    try:
+        lease = _write(source)
+        enable_auth_with_user(source, perms=[(READWRITE, b"k0", b"k1")])
+        root = login(source, "root", "rootpw")
+        expected = [_kvs_as(source, root), _kvs_as(source, root, revision=31)]
+        hash_kv = source.maintenance.HashKV(rpc_pb2.HashKVRequest(), metadata=root)
+        source.etcdctl("--user", "root:rootpw", "snapshot", "save", str(tmp_path / "etcd.db"))
+    finally:
+        source.close()
+    with EtcdLite(initial_snapshot=str(tmp_path / "etcd.db"), bcrypt_cost=4) as etcd:
+        from etcd_targets import Target
+        restored = Target("etcdlite", etcd.endpoint, lambda: None)
+        try:
+            root = login(restored, "root", "rootpw")
+            assert [_kvs_as(restored, root), _kvs_as(restored, root, revision=31)] == expected
+            got = restored.maintenance.HashKV(rpc_pb2.HashKVRequest(), metadata=root)
+            assert (got.hash, got.compact_revision, got.header.revision) == (
+                hash_kv.hash, hash_kv.compact_revision, hash_kv.header.revision)
+            ttl = restored.lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease, keys=True),
+                                                 metadata=root)
+            assert (ttl.grantedTTL, list(ttl.keys)) == (600, [b"leased"])
+            alice = login(restored, "alice", "apw")
+            assert restored.kv.Range(rpc_pb2.RangeRequest(key=b"k00"), metadata=alice).count == 1
+            with pytest.raises(grpc.RpcError) as denied:
+                restored.kv.Range(rpc_pb2.RangeRequest(key=b"t1"), metadata=alice)
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert auth_stub(restored).AuthStatus(rpc_pb2.AuthStatusRequest(), metadata=root).enabled
+        finally:
+            restored.channel.close()
+
+
+def _kvs_as(target, metadata, **extra) -> list[tuple]:
+    got = target.kv.Range(rpc_pb2.RangeRequest(**EVERYTHING, **extra), metadata=metadata)
+    return [(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+            for kv in got.kvs]
