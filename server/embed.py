@@ -348,21 +348,29 @@ class EtcdLite:
     async def snapshot_async(self) -> snapshots.Snapshot:
         return await self._call_async(self._running().snapshot)
 
-    def save_snapshot(self, path: str | os.PathLike) -> snapshots.Snapshot:
-        """Write the whole keyspace to ``path`` (etcdlite's JSON snapshot format)."""
+    def save_snapshot(self, path: str | os.PathLike, format: str = "json") -> snapshots.Snapshot:
+        """Write the whole keyspace to ``path``: ``format="json"``, etcdlite's readable JSON
+        snapshot; ``format="etcd"``, etcd's own (what ``etcdctl snapshot save`` gets: a real
+        etcd restores it, and it carries users and roles too). Returns what was saved."""
         self._refuse_on_server_loop("save_snapshot")
+        if _snapshot_format(format) == "etcd":
+            return self._call("save_snapshot", self._running().save_etcd_snapshot, os.fspath(path))
         snapshot = self.snapshot()
         snapshots.save(snapshot, path)
         return snapshot
 
-    async def save_snapshot_async(self, path: str | os.PathLike) -> snapshots.Snapshot:
+    async def save_snapshot_async(self, path: str | os.PathLike,
+                                  format: str = "json") -> snapshots.Snapshot:
+        if _snapshot_format(format) == "etcd":
+            return await self._call_async(self._running().save_etcd_snapshot, os.fspath(path))
         snapshot = await self.snapshot_async()
         snapshots.save(snapshot, path)
         return snapshot
 
     def load_snapshot(self, source: str | os.PathLike | snapshots.Snapshot) -> None:
-        """Replace the keyspace with a snapshot (a file written by :meth:`save_snapshot`, or a
-        :class:`Snapshot`). Calls in progress end as on :meth:`reset`."""
+        """Replace the keyspace with a snapshot (a file in either format of :meth:`save_snapshot`,
+        also one ``etcdctl snapshot save`` took from a real etcd, or a :class:`Snapshot`). Calls in
+        progress end as on :meth:`reset`."""
         self._refuse_on_server_loop("load_snapshot")
         snapshot = source if isinstance(source, snapshots.Snapshot) else snapshots.load(source)
         self._call("load_snapshot", self._running().restore, snapshot)
@@ -482,3 +490,9 @@ async def _invoke(fn: Callable[..., Any], args: tuple) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _snapshot_format(format: str) -> str:
+    if format not in ("json", "etcd"):
+        raise ValueError(f"snapshot format {format!r}: 'json' (etcdlite's) or 'etcd' (etcd's own)")
+    return format

@@ -286,6 +286,15 @@ class Runtime:
         self.calls.clear()
         await self.node.reset()
 
+    async def save_etcd_snapshot(self, path: str) -> snapshots.Snapshot:
+        """Write what ``etcdctl snapshot save`` would get to ``path`` (in a worker thread); return
+        the same state as a :class:`Snapshot`."""
+        from .auth.caller import INTERNAL
+
+        state = await self.node.backup_state(INTERNAL)
+        await asyncio.get_running_loop().run_in_executor(None, snapshots.save_etcd, state, path)
+        return snapshots.from_etcd_state(state)
+
     async def snapshot(self) -> snapshots.Snapshot:
         return await self.node.snapshot()
 

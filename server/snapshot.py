@@ -248,8 +248,7 @@ def load(path: str | os.PathLike) -> Snapshot:
 
 
 def _load_etcd(path: str | os.PathLike) -> Snapshot:
-    """An etcd snapshot as a :class:`Snapshot`: its history, compaction, leases (each starting its
-    full TTL again unless etcd checkpointed the time it had left, as etcd restores them) and auth."""
+    """An etcd snapshot as a :class:`Snapshot` (see :func:`from_etcd_state`)."""
     from .bbolt.etcd_layout import SnapshotFormatError, decode_snapshot
     from .bbolt.reader import BoltError
 
@@ -257,12 +256,38 @@ def _load_etcd(path: str | os.PathLike) -> Snapshot:
         state = decode_snapshot(path)
     except (SnapshotFormatError, BoltError, ValueError) as exc:
         raise SnapshotError(f"neither an etcdlite nor an etcd snapshot: {exc}") from None
-    changes = list(state.changes)
-    revision = max([1] + [change.main for change in changes])
-    if state.compact_revision > revision:
-        revision = state.compact_revision
-    leases = [LeaseState(lease.id, lease.ttl, float(lease.remaining_ttl or lease.ttl))
-              for lease in state.leases]
-    snapshot = Snapshot(revision, state.compact_revision, changes, leases, state.auth)
+    snapshot = from_etcd_state(state)
     snapshot.validate()
     return snapshot
+
+
+def from_etcd_state(state) -> Snapshot:
+    """What an etcd snapshot (:class:`etcdlite.bbolt.etcd_layout.EtcdState`) holds, as a
+    :class:`Snapshot`: its history, compaction, leases (each starting its full TTL again unless
+    etcd checkpointed the time it had left, as etcd restores them) and auth."""
+    changes = list(state.changes)
+    revision = max([1, state.compact_revision] + [change.main for change in changes])
+    leases = [LeaseState(lease.id, lease.ttl, float(lease.remaining_ttl or lease.ttl))
+              for lease in state.leases]
+    return Snapshot(revision, state.compact_revision, changes, leases, state.auth)
+
+
+def save_etcd(state, path: str | os.PathLike) -> None:
+    """Write an :class:`~etcdlite.bbolt.etcd_layout.EtcdState` as ``etcdctl snapshot save`` would
+    (the database and its SHA-256), atomically."""
+    from .bbolt.etcd_layout import write_snapshot_file
+
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".etcdlite-snapshot-", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        write_snapshot_file(state, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -260,3 +260,32 @@ def test_the_command_line_refuses_a_bad_snapshot_in_one_line(tmp_path):
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"etcdlite: cannot load snapshot {bad}: "), proc.stderr
+
+
+def test_save_snapshot_in_etcds_format_round_trips_and_etcds_tools_read_it(tmp_path):
+    import grpc
+
+    from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
+    from etcd_targets import etcdutl_binary
+
+    path = tmp_path / "backup.db"
+    with EtcdLite() as etcd, grpc.insecure_channel(etcd.endpoint) as channel:
+        kv = rpc_pb2_grpc.KVStub(channel)
+        lease = rpc_pb2_grpc.LeaseStub(channel).LeaseGrant(rpc_pb2.LeaseGrantRequest(TTL=90)).ID
+        for i in range(20):
+            kv.Put(rpc_pb2.PutRequest(key=b"k%d" % (i % 7), value=b"%d" % i, lease=lease if i == 3 else 0))
+        kv.Compact(rpc_pb2.CompactionRequest(revision=10))
+        saved = etcd.save_snapshot(path, format="etcd")
+        before = kv.Range(rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0"))
+    assert (saved.revision, saved.compact_revision) == (21, 10)
+    with EtcdLite(initial_snapshot=str(path)) as etcd, grpc.insecure_channel(etcd.endpoint) as channel:
+        after = rpc_pb2_grpc.KVStub(channel).Range(rpc_pb2.RangeRequest(key=b"\0", range_end=b"\0"))
+        assert after == before
+        assert rpc_pb2_grpc.LeaseStub(channel).LeaseTimeToLive(
+            rpc_pb2.LeaseTimeToLiveRequest(ID=lease)).grantedTTL == 90
+    if etcdutl_binary() is not None:
+        status = subprocess.run([etcdutl_binary(), "snapshot", "status", str(path), "-w", "json"],
+                                capture_output=True, text=True, timeout=60, check=True)
+        assert json.loads(status.stdout)["revision"] == 21
+    with pytest.raises(ValueError):
+        EtcdLite().save_snapshot(path, format="yaml")
