@@ -320,6 +320,7 @@ def run_load(t: Target, op: str, clients: int, args) -> dict:
            "-keyspace", str(args.keyspace), "-transport", args.transport]
     if args.procs:
         cmd += ["-procs", str(args.procs)]
+    cmd += t.meta.get("load_args", [])  # e.g. ["-token", ...] (benchmarks/auth_cost.py)
     if op == "range":
         cmd.append("-prefill")
         if args.serializable:

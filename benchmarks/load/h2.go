@@ -67,6 +67,9 @@ type h2conn struct {
 const ourWindow = 1 << 30
 
 var h2Yield = true
+
+// h2Token, when set, is sent as gRPC metadata "token: <value>" on every call (etcd's auth token).
+var h2Token string
 var h2Flushes int64 // approximate (not synchronized); diagnostics only
 
 func dialH2(addr string, timeout time.Duration) (*h2conn, error) {
@@ -231,6 +234,9 @@ func (c *h2conn) writeCall(call *h2call) {
 	c.henc.WriteField(hpack.HeaderField{Name: ":authority", Value: c.addr})
 	c.henc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/grpc"})
 	c.henc.WriteField(hpack.HeaderField{Name: "te", Value: "trailers"})
+	if h2Token != "" {
+		c.henc.WriteField(hpack.HeaderField{Name: "token", Value: h2Token})
+	}
 	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: sid, BlockFragment: c.hbuf.Bytes(), EndHeaders: true})
 
 	// Connection-level flow control (requests are assumed to fit the stream window).

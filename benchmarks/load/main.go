@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -198,6 +199,7 @@ func main() {
 	transport := flag.String("transport", "h2", "h2: built-in minimal HTTP/2 gRPC client (lowest CPU); grpc: grpc-go")
 	procs := flag.Int("procs", 0, "GOMAXPROCS (0: Go default = number of CPUs)")
 	flag.BoolVar(&h2Yield, "h2-yield", true, "h2: yield once before flushing so more requests share one write")
+	flag.StringVar(&h2Token, "token", "", "send gRPC metadata \"token: <value>\" on every call (etcd's auth token; both transports)")
 	cpuprofile := flag.String("cpuprofile", "", "write a Go CPU profile of the client to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -297,7 +299,11 @@ func main() {
 		}
 	}
 	defer closeAll()
-	runCtx, runCancel := context.WithCancel(context.Background())
+	baseCtx := context.Background()
+	if h2Token != "" {
+		baseCtx = metadata.AppendToOutgoingContext(baseCtx, "token", h2Token)
+	}
+	runCtx, runCancel := context.WithCancel(baseCtx)
 	defer runCancel()
 
 	// newCaller returns a function performing one call on the w-th caller's connection.

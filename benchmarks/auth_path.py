@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""CPU cost of auth on etcdlite's request path, in process, without the transport.
+
+On a shared machine the end-to-end comparison (``auth_cost.py``) is only as good as the machine is
+quiet; this one is not disturbed by other processes: it times, in CPU seconds of this process
+(``time.process_time``), the KV handlers a gRPC call runs — the adapter's ``caller_of`` on the
+call's metadata, ``KVService.Put`` / ``KVService.Range`` (decode → identify → authorize → apply →
+group commit → response) — with auth off and on, in alternating batches, and keeps the fastest
+batch of each (the one least disturbed). Auth is set up as ``auth_cost.py`` does (user ``bench``,
+3 roles, 61 permissions, keys inside the READWRITE prefix ``k``), directly on the node's auth store.
+
+What it leaves out is the same on both sides except one header: grpcio's C core parsing the
+``token`` metadata, which ``auth_cost.py`` measures with the empty-answer server (``empty-aio`` vs
+``empty-aio+token``).
+
+  python benchmarks/auth_path.py [--calls 20000] [--rounds 7] [--data-dir DIR] [--profile put]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from auth_cost import BENCH_USER, permissions  # noqa: E402
+
+from etcdlite import EtcdLite  # noqa: E402
+from etcdlite.api.kv_service import KVService  # noqa: E402
+from etcdlite.api.registration import caller_of  # noqa: E402
+from etcdlite.auth.permissions import KeyPermission  # noqa: E402
+from etcdlite.proto import rpc_pb2  # noqa: E402
+
+
+class FakeContext:
+    """What ``caller_of`` reads of a grpc.aio call."""
+
+    def __init__(self, metadata: tuple) -> None:
+        self._metadata = metadata
+
+    def invocation_metadata(self):
+        return self._metadata
+
+
+def set_up_auth(node) -> str:
+    store = node.auth
+    store.user_add("root", b"unused-hash")
+    store.role_add("root")
+    store.user_grant_role("root", "root")
+    store.user_add(BENCH_USER, b"unused-hash")
+    for role, perms in permissions().items():
+        store.role_add(role)
+        for p in perms:
+            store.role_grant_permission(role, KeyPermission(p.permType, p.key, p.range_end))
+        store.user_grant_role(BENCH_USER, role)
+    store.auth_enable()
+    return node.tokens.assign(BENCH_USER, store.revision, 1)
+
+
+async def measure(args) -> dict:
+    keys = [f"k{i}".encode().ljust(8, b"_") for i in range(1000)]
+    puts = [rpc_pb2.PutRequest(key=k, value=b"v" * 8) for k in keys]
+    ranges = [rpc_pb2.RangeRequest(key=k) for k in keys]
+    rnd = random.Random(1)
+    order = [rnd.randrange(len(keys)) for _ in range(args.calls)]
+    data_dir = tempfile.mkdtemp(prefix="authpath-") if args.lmdb else ""
+    async with EtcdLite(data_dir=data_dir or None) as etcd:
+        node = etcd.node
+        kv = KVService(node)
+        token = set_up_auth(node)
+        for req in puts:  # prefill, as etcdload -prefill does
+            await kv.Put(req, caller_of(FakeContext((("token", token),))))
+        contexts = {False: FakeContext(()), True: FakeContext((("token", token),))}
+
+        async def batch(op: str, auth: bool) -> float:
+            if auth:
+                node.auth.auth_enable()
+            else:
+                node.auth.auth_disable()
+            ctx = contexts[auth]
+            reqs = puts if op == "put" else ranges
+            call = kv.Put if op == "put" else kv.Range
+            t0 = time.process_time()
+            for i in order:
+                await call(reqs[i], caller_of(ctx))
+            return (time.process_time() - t0) / len(order) * 1e6
+
+        result: dict = {"calls_per_batch": args.calls, "rounds": args.rounds,
+                        "data_dir": "lmdb" if data_dir else "memory", "us_per_call": {}}
+        for op in args.ops.split(","):
+            samples = {False: [], True: []}
+            for rnd_i in range(args.rounds):
+                for auth in ((False, True) if rnd_i % 2 == 0 else (True, False)):
+                    samples[auth].append(await batch(op, auth))
+            off, on = min(samples[False]), min(samples[True])
+            result["us_per_call"][op] = {"off": round(off, 2), "on": round(on, 2),
+                                         "delta": round(on - off, 2),
+                                         "ratio": round(on / off, 4),
+                                         "off_all": [round(x, 1) for x in samples[False]],
+                                         "on_all": [round(x, 1) for x in samples[True]]}
+        if args.profile:
+            node.auth.auth_enable()
+            ctx = contexts[True]
+            reqs = puts if args.profile == "put" else ranges
+            call = kv.Put if args.profile == "put" else kv.Range
+            prof = cProfile.Profile()
+            prof.enable()
+            for i in order:
+                await call(reqs[i], caller_of(ctx))
+            prof.disable()
+            stats = pstats.Stats(prof, stream=sys.stderr)
+            stats.sort_stats("tottime").print_stats(25)
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 1)[1])
+    p.add_argument("--calls", type=int, default=20000, help="calls per batch")
+    p.add_argument("--rounds", type=int, default=7, help="batches per side (fastest kept)")
+    p.add_argument("--ops", default="put,range")
+    p.add_argument("--lmdb", action="store_true", help="LMDB data dir instead of memory")
+    p.add_argument("--profile", choices=("put", "range"), help="cProfile one auth-on batch")
+    args = p.parse_args()
+    result = asyncio.run(measure(args))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
