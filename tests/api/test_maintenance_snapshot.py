@@ -54,17 +54,36 @@ def test_etcdctl_snapshot_save_status_and_restore_into_real_etcd(target, tmp_pat
         assert status["revision"] == revision
     expected = _kvs(target)
     history = _kvs(target, revision=31)
+    for version in ("3.4", "3.5"):
+        restore(version, str(tmp_path / "backup.db"), str(tmp_path / f"restored-{version}"))
+        restored = start_etcd_on(version, str(tmp_path / f"restored-{version}"))
+        try:
+            assert _kvs(restored) == expected
+            assert _kvs(restored, revision=31) == history
+            with pytest.raises(grpc.RpcError) as compacted:
+                restored.kv.Range(rpc_pb2.RangeRequest(key=b"k00", revision=29))
+            assert compacted.value.code() == grpc.StatusCode.OUT_OF_RANGE
+            ttl = restored.lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease, keys=True))
+            assert (ttl.grantedTTL, list(ttl.keys)) == (600, [b"leased"])
+            assert restored.kv.Put(rpc_pb2.PutRequest(key=b"next")).header.revision == revision + 1
+        finally:
+            restored.close()
+
+
+def test_users_roles_and_permissions_travel_in_the_snapshot(target, tmp_path):
+    from auth_helpers import PERMISSION_DENIED, READWRITE, enable_auth_with_user, error_of, login
+
+    enable_auth_with_user(target, perms=[(READWRITE, b"app/", b"app0")])
+    root = login(target, "root", "rootpw")
+    target.kv.Put(rpc_pb2.PutRequest(key=b"app/x", value=b"1"), metadata=root)
+    target.etcdctl("--user", "root:rootpw", "snapshot", "save", str(tmp_path / "backup.db"))
     restore("3.5", str(tmp_path / "backup.db"), str(tmp_path / "restored"))
     restored = start_etcd_on("3.5", str(tmp_path / "restored"))
     try:
-        assert _kvs(restored) == expected
-        assert _kvs(restored, revision=31) == history
-        with pytest.raises(grpc.RpcError) as compacted:
-            restored.kv.Range(rpc_pb2.RangeRequest(key=b"k00", revision=29))
-        assert compacted.value.code() == grpc.StatusCode.OUT_OF_RANGE
-        ttl = restored.lease.LeaseTimeToLive(rpc_pb2.LeaseTimeToLiveRequest(ID=lease, keys=True))
-        assert (ttl.grantedTTL, list(ttl.keys)) == (600, [b"leased"])
-        assert restored.kv.Put(rpc_pb2.PutRequest(key=b"next")).header.revision == revision + 1
+        alice = login(restored, "alice", "apw")
+        assert restored.kv.Range(rpc_pb2.RangeRequest(key=b"app/x"), metadata=alice).kvs[0].value == b"1"
+        assert error_of(restored.kv.Put, rpc_pb2.PutRequest(key=b"other"), metadata=alice) == (
+            PERMISSION_DENIED)
     finally:
         restored.close()
 
