@@ -50,7 +50,7 @@ _MARKER = re.compile(r"^<!--\s*(not-code|pytest-example)\s*:\s*(.*?)\s*-->$")
 _SHELL_INFO = {"", "console", "shell", "sh", "bash"}
 
 INSTALL_AND_START = "pip install . && etcdlite"
-INSTALL_AND_TEST = "pip install -e '.[test]' && python -m pytest -q"
+INSTALL_AND_TEST = "pip install -e '.[test]' && python -m pytest -q -n 2"
 
 
 @dataclass(frozen=True)
