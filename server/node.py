@@ -8,6 +8,7 @@ sees a write that could still be lost.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 from typing import TYPE_CHECKING, Callable, TypeVar
 
@@ -465,7 +466,8 @@ class Node:
         self.check_admin(caller)
         await self.committer.wait()
         durable = self.durable_revision
-        changes = [change for change in self.store.history() if change.main <= durable]
+        changes = self.store.history()  # in revision order: cut, do not filter (1M changes: ~80 ms)
+        del changes[bisect.bisect_right(changes, durable, key=lambda change: change.main):]
         member = self.member
         return EtcdState(
             changes=changes, compact_revision=self.store.compact_revision,

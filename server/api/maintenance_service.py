@@ -74,7 +74,12 @@ class MaintenanceService:
         with tempfile.TemporaryFile(prefix="etcdlite-snapshot-") as spool:
             size = await loop.run_in_executor(None, write_snapshot_db, state, spool)
             spool.seek(0)
-            for remaining, blob in file_messages(spool, size):
+            messages = file_messages(spool, size)
+            while True:  # file reads and the SHA-256 off the loop, chunk by chunk
+                message = await loop.run_in_executor(None, next, messages, None)
+                if message is None:
+                    return
+                remaining, blob = message
                 yield rpc_pb2.SnapshotResponse(remaining_bytes=remaining, blob=blob)
 
     async def MoveLeader(self, request, caller: Caller):
