@@ -165,10 +165,8 @@ class Node:
         return True
 
     def _check_writable(self, puts: bool) -> None:
-        """etcd's alarm appliers: CORRUPT refuses every write, NOSPACE every write that puts.
-
-        They act after a request's own validation, so callers validate first when alarms are set.
-        """
+        """etcd's alarm appliers: CORRUPT refuses every write, NOSPACE every write that puts (a
+        stage of the request path, after validation and before authorization)."""
         if any(a == ALARM_CORRUPT for _, a in self.alarms):
             raise errors.CORRUPT
         if puts and any(a == ALARM_NOSPACE for _, a in self.alarms):
