@@ -60,7 +60,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, Union
 import google_crc32c
 
 from ..mvcc.key_index import Change
-from ..mvcc.kv import decode_key_value
+from ..mvcc.kv import decode_key_value, encode_varint, read_varint, signed64
 from ..mvcc.revision import REVISION_BYTES, bytes_to_revision, revision_to_bytes
 from ..proto import auth_pb2
 from .format import BUCKET_LEAF_FLAG
@@ -132,16 +132,6 @@ class EtcdState:
 _MASK64 = (1 << 64) - 1
 
 
-def _varint(value: int) -> bytes:
-    value &= _MASK64
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _varint_fields(data: bytes) -> dict[int, int]:
     """The varint fields of a flat proto3 message (last one wins, as protobuf decodes)."""
     fields: dict[int, int] = {}
@@ -164,20 +154,10 @@ def _varint_fields(data: bytes) -> dict[int, int]:
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise SnapshotFormatError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >> 63 else value
+    try:
+        return read_varint(data, pos)
+    except ValueError as exc:
+        raise SnapshotFormatError(str(exc)) from None
 
 
 def _u64(value: int) -> bytes:
@@ -189,16 +169,16 @@ def encode_lease(lease: Lease) -> bytes:
     out = b""
     for number, value in ((1, lease.id), (2, lease.ttl), (3, lease.remaining_ttl)):
         if value:
-            out += bytes([number << 3]) + _varint(value)
+            out += bytes([number << 3]) + encode_varint(value)
     return out
 
 
 def encode_alarm_member(member_id: int, alarm: int) -> bytes:
     out = b""
     if member_id:
-        out += b"\x08" + _varint(member_id)
+        out += b"\x08" + encode_varint(member_id)
     if alarm:
-        out += b"\x10" + _varint(alarm)
+        out += b"\x10" + encode_varint(alarm)
     return out
 
 
@@ -437,7 +417,7 @@ def decode_snapshot(source: Source) -> EtcdState:
         leases = []
         for _, value in items(b"lease"):
             f = _varint_fields(value)
-            leases.append(Lease(_signed(f.get(1, 0)), _signed(f.get(2, 0)), _signed(f.get(3, 0))))
+            leases.append(Lease(signed64(f.get(1, 0)), signed64(f.get(2, 0)), signed64(f.get(3, 0))))
         alarms = []
         for key, _ in items(b"alarm"):
             f = _varint_fields(key)

@@ -22,7 +22,8 @@ class KeyValue(NamedTuple):
 _MASK64 = (1 << 64) - 1
 
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """A proto3 varint (negative numbers as their 64-bit two's complement, as protobuf does)."""
     value &= _MASK64
     out = bytearray()
     while value > 0x7F:
@@ -36,24 +37,27 @@ def encode_key_value(kv: KeyValue) -> bytes:
     """Encode ``kv`` exactly as protobuf serializes ``mvccpb.KeyValue`` (zero fields omitted)."""
     parts = []
     if kv.key:
-        parts += (b"\x0a", _varint(len(kv.key)), kv.key)
+        parts += (b"\x0a", encode_varint(len(kv.key)), kv.key)
     if kv.create_revision:
-        parts += (b"\x10", _varint(kv.create_revision))
+        parts += (b"\x10", encode_varint(kv.create_revision))
     if kv.mod_revision:
-        parts += (b"\x18", _varint(kv.mod_revision))
+        parts += (b"\x18", encode_varint(kv.mod_revision))
     if kv.version:
-        parts += (b"\x20", _varint(kv.version))
+        parts += (b"\x20", encode_varint(kv.version))
     if kv.value:
-        parts += (b"\x2a", _varint(len(kv.value)), kv.value)
+        parts += (b"\x2a", encode_varint(len(kv.value)), kv.value)
     if kv.lease:
-        parts += (b"\x30", _varint(kv.lease))
+        parts += (b"\x30", encode_varint(kv.lease))
     return b"".join(parts)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it; ValueError if it is cut off."""
     result = 0
     shift = 0
     while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
         byte = data[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -64,7 +68,7 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _signed64(value: int) -> int:
+def signed64(value: int) -> int:
     value &= _MASK64
     return value - (1 << 64) if value >> 63 else value
 
@@ -75,14 +79,14 @@ def decode_key_value(data: bytes) -> KeyValue:
     pos = 0
     end = len(data)
     while pos < end:
-        tag, pos = _read_varint(data, pos)
+        tag, pos = read_varint(data, pos)
         number, wire_type = tag >> 3, tag & 7
         if wire_type == 0:
-            value, pos = _read_varint(data, pos)
+            value, pos = read_varint(data, pos)
             if number in (2, 3, 4, 6):
-                fields[number] = _signed64(value)
+                fields[number] = signed64(value)
         elif wire_type == 2:
-            length, pos = _read_varint(data, pos)
+            length, pos = read_varint(data, pos)
             if number in (1, 5):
                 fields[number] = bytes(data[pos:pos + length])
             pos += length
