@@ -36,7 +36,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import google_crc32c
 
@@ -216,13 +216,24 @@ def loads(data: bytes | str) -> Snapshot:
 
 def save(snapshot: Snapshot, path: str | os.PathLike) -> None:
     """Write ``snapshot`` to ``path`` atomically (a temporary file renamed into place)."""
+    data = dumps(snapshot)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    _write_atomically(path, write)
+
+
+def _write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` fills a temporary file beside ``path``; it is made durable and renamed into
+    place, or removed if anything fails."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".etcdlite-snapshot-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".etcdlite-snapshot-", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(dumps(snapshot))
-            fh.flush()
+        write(tmp)
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -266,7 +277,7 @@ def from_etcd_state(state) -> Snapshot:
     :class:`Snapshot`: its history, compaction, leases (each starting its full TTL again unless
     etcd checkpointed the time it had left, as etcd restores them) and auth."""
     changes = list(state.changes)
-    revision = max([1, state.compact_revision] + [change.main for change in changes])
+    revision = max(1, state.compact_revision, changes[-1].main if changes else 0)  # in order
     leases = [LeaseState(lease.id, lease.ttl, float(lease.remaining_ttl or lease.ttl))
               for lease in state.leases]
     return Snapshot(revision, state.compact_revision, changes, leases, state.auth)
@@ -277,17 +288,4 @@ def save_etcd(state, path: str | os.PathLike) -> None:
     (the database and its SHA-256), atomically."""
     from .bbolt.etcd_layout import write_snapshot_file
 
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".etcdlite-snapshot-", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
-        write_snapshot_file(state, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _write_atomically(path, lambda tmp: write_snapshot_file(state, tmp))
