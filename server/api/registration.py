@@ -75,16 +75,23 @@ def _common_name(context: grpc.aio.ServicerContext) -> str | None:
     return names[0].decode("utf-8", "replace") if names else None
 
 
+async def _received(request: Any, context: grpc.aio.ServicerContext, request_streaming: bool) -> Any:
+    """The request as handlers take it: a stream that raises MalformedRequest on an undecodable
+    message, or the message itself; an undecodable single message ends the call as grpc-go does."""
+    if request_streaming:
+        return checked_requests(request)
+    if type(request) is Malformed:
+        await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+    return request
+
+
 def _adapt(handler: Callable, name: str, request_streaming: bool, response_streaming: bool) -> Callable:
     """A grpc.aio method handler around a transport-neutral one."""
     where = getattr(handler, "__qualname__", name)
 
     if response_streaming:
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            if request_streaming:
-                request = checked_requests(request)
-            elif type(request) is Malformed:
-                await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+            request = await _received(request, context, request_streaming)
             try:
                 async for response in handler(request, caller_of(context)):
                     yield response
@@ -97,10 +104,7 @@ def _adapt(handler: Callable, name: str, request_streaming: bool, response_strea
         return stream
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if request_streaming:
-            request = checked_requests(request)
-        elif type(request) is Malformed:
-            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+        request = await _received(request, context, request_streaming)
         try:
             return await handler(request, caller_of(context))
         except grpc.aio.AbortError:
@@ -118,8 +122,7 @@ def _not_implemented(name: str, request_streaming: bool) -> Callable:
     details = METHOD_NOT_IMPLEMENTED.format(method=name)
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
-        if not request_streaming and type(request) is Malformed:
-            await context.abort(grpc.StatusCode.INTERNAL, UNMARSHAL_PREFIX + request.reason)
+        await _received(request, context, request_streaming)
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, details)
 
     refuse.__name__ = name
