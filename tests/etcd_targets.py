@@ -238,8 +238,13 @@ def start_target(name: str, tmp_path=None, **options) -> Target:
 
 def start_real_etcd(binary: str, extra_args: list[str] | None = None, version: str = "3.4",
                     tls: Certificates | None = None, client_cert_auth: bool = False,
-                    auto_tls: bool = False, also_http: bool = False) -> Target:
-    data_dir = tempfile.mkdtemp(prefix="etcd-test-")
+                    auto_tls: bool = False, also_http: bool = False,
+                    data_dir: str | None = None) -> Target:
+    """A real etcd on free ports: on a fresh temporary data dir, removed at stop, or on the
+    caller's ``data_dir`` (a restored snapshot, say), left as it is."""
+    own_dir = data_dir is None
+    if own_dir:
+        data_dir = tempfile.mkdtemp(prefix="etcd-test-")
     secure = tls is not None or auto_tls
     tls_args: list[str] = []
     if tls is not None:
@@ -279,7 +284,8 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None, version: s
                     proc.wait()
                 if proc.stderr:
                     proc.stderr.close()
-                shutil.rmtree(data_dir, ignore_errors=True)
+                if own_dir:
+                    shutil.rmtree(data_dir, ignore_errors=True)
             try:
                 return Target(f"etcd-{version}", f"127.0.0.1:{client}", stop, etcd_version=version,
                               tls=tls, auto_tls_cert=auto_cert,
@@ -289,9 +295,15 @@ def start_real_etcd(binary: str, extra_args: list[str] | None = None, version: s
                 raise
         proc.kill()
         proc.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        os.makedirs(data_dir)
-    raise RuntimeError("could not start a real etcd")
+        error = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            os.makedirs(data_dir)
+        elif error and "address already in use" not in error:
+            raise RuntimeError(f"etcd {version} did not start on {data_dir}: {error}")
+    raise RuntimeError(f"could not start a real etcd {version}")
 
 
 def _wait_for_https_health(proc: subprocess.Popen, endpoint: str) -> bool:
@@ -322,7 +334,8 @@ def _wait_for_https_health(proc: subprocess.Popen, endpoint: str) -> bool:
 
 def _wait_for_etcd(proc: subprocess.Popen, endpoint: str,
                    credentials: Callable[[], grpc.ChannelCredentials | None] | None = None) -> bool:
-    """Ready = a linearizable Range succeeds (the node elected itself). ``credentials`` makes the
+    """Ready = a linearizable Range is answered: with the keys, or refused for want of a user
+    (a data dir with auth enabled) — either way the node elected itself. ``credentials`` makes the
     TLS credentials to connect with; it is called until it succeeds (an auto-TLS certificate
     exists only once etcd has written it)."""
     from etcdlite.proto import rpc_pb2
@@ -347,6 +360,8 @@ def _wait_for_etcd(proc: subprocess.Popen, endpoint: str,
             try:
                 stub.Range(rpc_pb2.RangeRequest(key=b"health"), timeout=1)
                 return True
-            except grpc.RpcError:
+            except grpc.RpcError as error:
+                if "user name is empty" in (error.details() or ""):
+                    return True
                 time.sleep(0.05)
     return False

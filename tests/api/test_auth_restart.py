@@ -6,9 +6,7 @@ same data dir)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
-import time
 
 import grpc
 import pytest
@@ -16,49 +14,8 @@ import pytest
 from auth_helpers import (BCRYPT_ARGS, INVALID_TOKEN, PERMISSION_DENIED, READ, ROOT_PASSWORD,
                           USER_EMPTY, auth_revision, auth_stub, enable_auth_with_user, error_of,
                           login)
-from etcd_targets import Target, free_port, require_etcd, start_etcdlite
-from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
-
-
-def _start_real_etcd(version: str, data_dir: str) -> Target:
-    """Real etcd on ``data_dir``; ready once it has a leader (Status needs no token, so this works
-    with auth enabled)."""
-    binary = require_etcd(version)
-    client, peer = free_port(), free_port()
-    proc = subprocess.Popen([
-        binary, "--name", "default", "--data-dir", data_dir,
-        "--listen-client-urls", f"http://127.0.0.1:{client}",
-        "--advertise-client-urls", f"http://127.0.0.1:{client}",
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-advertise-peer-urls", "http://localhost:2380",
-        "--initial-cluster", "default=http://localhost:2380",
-        "--log-level", "error", "--logger", "zap", *BCRYPT_ARGS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"127.0.0.1:{client}"
-    deadline = time.monotonic() + 20
-    with grpc.insecure_channel(endpoint) as channel:
-        stub = rpc_pb2_grpc.MaintenanceStub(channel)
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                raise RuntimeError("real etcd did not start")
-            try:
-                if stub.Status(rpc_pb2.StatusRequest(), timeout=1).leader:
-                    break
-            except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    return Target(f"etcd-{version}", endpoint, stop, etcd_version=version)
+from etcd_targets import Target, require_etcd, start_etcdlite, start_real_etcd
+from etcdlite.proto import rpc_pb2
 
 
 @pytest.fixture(params=["etcdlite-lmdb", "etcd-3.4", "etcd-3.5"])
@@ -76,7 +33,9 @@ def restartable(request, tmp_path):
         if name == "etcdlite-lmdb":
             server = start_etcdlite(data_dir, bcrypt_cost=4)
         else:
-            server = _start_real_etcd(name.removeprefix("etcd-"), data_dir)
+            version = name.removeprefix("etcd-")
+            server = start_real_etcd(require_etcd(version), BCRYPT_ARGS, version=version,
+                                     data_dir=data_dir)
         running.append(server)
         return server
 

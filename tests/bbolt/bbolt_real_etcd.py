@@ -7,13 +7,9 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 
-import grpc
-
-from etcd_targets import (ETCD_START_TIMEOUT, Target, etcd_binary, etcdctl_binary, etcdutl_binary,
-                          free_port)
+from etcd_targets import Target, etcd_binary, etcdctl_binary, etcdutl_binary, start_real_etcd
 from etcdlite.mvcc.key_index import Change
 from etcdlite.mvcc.kv import KeyValue
 
@@ -97,59 +93,7 @@ def start_etcd_on(version: str, data_dir: str) -> Target:
     directory is the caller's; stopping the target ends the process it started."""
     binary = etcd_binary(version)
     assert binary is not None
-    for _ in range(3):
-        client, peer = free_port(), free_port()
-        cmd = [binary, "--name", "default", "--data-dir", str(data_dir),
-               "--listen-client-urls", f"http://127.0.0.1:{client}",
-               "--advertise-client-urls", f"http://127.0.0.1:{client}",
-               "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-advertise-peer-urls", "http://localhost:2380",
-               "--initial-cluster", "default=http://localhost:2380",
-               "--log-level", "error", "--logger", "zap"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def stop(proc: subprocess.Popen = proc) -> None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stderr:
-                proc.stderr.close()
-
-        if _wait_ready(proc, f"127.0.0.1:{client}"):
-            try:
-                return Target(f"etcd-{version}", f"127.0.0.1:{client}", stop, etcd_version=version)
-            except BaseException:
-                stop()
-                raise
-        error = proc.stderr.read().decode(errors="replace")[-2000:] if proc.poll() is not None \
-            else ""
-        stop()
-        if error and "address already in use" not in error:
-            raise AssertionError(f"etcd {version} did not start on {data_dir}: {error}")
-    raise AssertionError(f"etcd {version} did not start on {data_dir}")
-
-
-def _wait_ready(proc: subprocess.Popen, endpoint: str) -> bool:
-    """Ready = a linearizable Range is answered: with the keys, or refused by auth (a restored
-    snapshot may have auth enabled)."""
-    from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
-    deadline = time.monotonic() + ETCD_START_TIMEOUT
-    with grpc.insecure_channel(endpoint) as channel:
-        stub = rpc_pb2_grpc.KVStub(channel)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            try:
-                stub.Range(rpc_pb2.RangeRequest(key=b"health"), timeout=1)
-                return True
-            except grpc.RpcError as error:
-                if "user name is empty" in (error.details() or ""):
-                    return True
-                time.sleep(0.05)
-    return False
+    return start_real_etcd(binary, version=version, data_dir=str(data_dir))
 
 
 def remove(path: str) -> None:
