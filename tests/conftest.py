@@ -12,8 +12,9 @@ TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd-3.4", "etcd-3.5"]
 
 @pytest.fixture(params=TARGETS)
 def target(request: pytest.FixtureRequest, tmp_path) -> Target:
-    """A fresh, empty server: etcdlite in memory, etcdlite on LMDB, real etcd 3.4 and 3.5."""
-    server = start_target(request.param, tmp_path)
+    """A fresh, empty server: etcdlite in memory, etcdlite on LMDB, real etcd 3.4 and 3.5; all
+    hash passwords at bcrypt cost 4 (etcd's lowest, ``--bcrypt-cost 4``), so logins are fast."""
+    server = start_target(request.param, tmp_path, bcrypt_cost=4, etcd_args=["--bcrypt-cost", "4"])
     yield server
     server.close()
 

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from auth_helpers import (PERMISSION_DENIED, READWRITE, TARGETS, USER_EMPTY, enable_auth_with_user,
-                          error_of, login, start_auth_target)
+from auth_helpers import (PERMISSION_DENIED, READWRITE, USER_EMPTY, enable_auth_with_user, error_of,
+                          login)
 from etcdlite.proto import rpc_pb2
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_auth_target(request.param, tmp_path)
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -15,21 +15,14 @@ import grpc
 import pytest
 
 from auth_helpers import (LOCK_PERMISSION_DENIED, LOCK_USER_EMPTY, PERMISSION_DENIED,
-                          RAW_PERMISSION_DENIED, RAW_USER_EMPTY, READ, READWRITE, TARGETS,
-                          USER_EMPTY, WRITE, enable_auth_with_user, error_of, start_auth_target)
+                          RAW_PERMISSION_DENIED, RAW_USER_EMPTY, READ, READWRITE, USER_EMPTY, WRITE,
+                          enable_auth_with_user, error_of)
 from etcd_api_helpers import (BidiStream, assert_full_header, cmp, op_delete, op_put, op_range,
                               op_txn)
 from etcdlite.proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
 C = rpc_pb2.Compare
 PERMS = [(READ, b"r/", b"r0"), (WRITE, b"w/", b"w0"), (READWRITE, b"rw/", b"rw0")]
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_auth_target(request.param, tmp_path)
-    yield server
-    server.close()
 
 
 @pytest.fixture

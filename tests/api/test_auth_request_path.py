@@ -7,21 +7,14 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READWRITE, TARGETS, enable_auth_with_user,
-                          error_of, login, start_auth_target)
+from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READWRITE, enable_auth_with_user,
+                          error_of, login)
 from etcd_api_helpers import BidiStream
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 KEY_NOT_PROVIDED = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: key is not provided")
 TOO_LARGE = (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large")
 NO_SPACE = (grpc.StatusCode.RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded")
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_auth_target(request.param, tmp_path)
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -15,24 +15,17 @@ import pytest
 
 from auth_helpers import (AUTH_FAILED, AUTH_NOT_ENABLED, INVALID_AUTH_MGMT, INVALID_TOKEN,
                           NO_PASSWORD_USER, PERM_NOT_GRANTED, PERMISSION_DENIED, READ, READWRITE,
-                          ROLE_EMPTY, ROLE_EXISTS, ROLE_NOT_FOUND, ROLE_NOT_GRANTED,
-                          ROOT_PASSWORD, ROOT_ROLE_MISSING, ROOT_USER_MISSING, TARGETS, USER_EMPTY,
-                          USER_EXISTS, USER_NOT_FOUND, WRITE, Perm, add_role, add_user,
-                          auth_revision, auth_status, auth_stub, enable_auth_with_user,
-                          enable_root, error_of, grant_perm, login, start_auth_target, token_md)
+                          ROLE_EMPTY, ROLE_EXISTS, ROLE_NOT_FOUND, ROLE_NOT_GRANTED, ROOT_PASSWORD,
+                          ROOT_ROLE_MISSING, ROOT_USER_MISSING, USER_EMPTY, USER_EXISTS,
+                          USER_NOT_FOUND, WRITE, Perm, add_role, add_user, auth_revision,
+                          auth_status, auth_stub, enable_auth_with_user, enable_root, error_of,
+                          grant_perm, login, token_md)
 from etcd_api_helpers import assert_full_header, put
 from etcdlite.proto import auth_pb2, rpc_pb2
 
 SIMPLE_TOKEN = re.compile(r"^[A-Za-z]{16}\.[0-9]+$")
 AUTH_STATUS_UNIMPLEMENTED = (grpc.StatusCode.UNIMPLEMENTED,
                              "unknown method AuthStatus for service etcdserverpb.Auth")
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_auth_target(request.param, tmp_path)
-    yield server
-    server.close()
 
 
 def test_fresh_server_auth_status_is_disabled_at_auth_revision_1(target):

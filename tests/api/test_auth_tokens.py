@@ -11,20 +11,13 @@ import time
 import grpc
 import pytest
 
-from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READ, ROOT_PASSWORD, TARGETS,
-                          USER_EMPTY, auth_revision, auth_stub, enable_auth_with_user, error_of,
-                          grant_perm, login, start_auth_target, token_md)
+from auth_helpers import (INVALID_TOKEN, PERMISSION_DENIED, READ, TARGETS, USER_EMPTY,
+                          auth_revision, auth_stub, enable_auth_with_user, error_of, grant_perm,
+                          login, start_auth_target, token_md)
 from etcd_api_helpers import assert_full_header
 from etcdlite.proto import rpc_pb2
 
 PERMS = [(READ, b"r/", b"r0")]
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_auth_target(request.param, tmp_path)
-    yield server
-    server.close()
 
 
 def _read(target, md, key=b"r/a"):

@@ -3,20 +3,6 @@ against etcd 3.5 and etcdlite): output and error text as real etcd's (observed).
 
 from __future__ import annotations
 
-import pytest
-
-from etcd_targets import start_target
-
-TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd-3.4", "etcd-3.5"]
-
-
-@pytest.fixture(params=TARGETS)
-def target(request, tmp_path):
-    server = start_target(request.param, tmp_path, bcrypt_cost=4,
-                          etcd_args=["--bcrypt-cost", "4"])
-    yield server
-    server.close()
-
 
 def _fails(target, *args, message: str, status: int = 1) -> None:
     proc = target.etcdctl(*args, check=False)
