@@ -33,7 +33,8 @@ print("\n".join(dep for dep in extra if not skip.match(dep)))
 PY
 )
 "$venv/bin/pip" install -q --upgrade "${pins[@]}" "${test_deps[@]}" 'sortedcontainers>=2.4' 'lmdb>=1.4' \
-    'google-crc32c>=1.5' 'PyYAML>=6.0' 'bcrypt>=4.0' 'PyJWT>=2.8' 'cryptography>=42'
+    'google-crc32c>=1.5' 'PyYAML>=6.0' 'bcrypt>=4.0' 'PyJWT>=2.8' 'cryptography>=42' \
+    'h11>=0.14' 'prometheus_client>=0.17' 'grpcio-health-checking>=1.62'
 "$venv/bin/pip" install -q --no-deps -e .
 "$venv/bin/python" -m pip check
 "$venv/bin/python" -c 'import sys, grpc, google.protobuf as p; print(sys.argv[1] + ": grpcio " + grpc.__version__ + ", protobuf " + p.__version__)' "$which"

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import grpc
 
-from .api.admin_service import AdminService
-from .api.auth_service import AuthService
-from .api.cluster_service import ClusterService
-from .api.election_service import ElectionService
-from .api.kv_service import KVService
-from .api.lease_service import LeaseService
-from .api.lock_service import LockService
-from .api.watch_service import WatchService
-from .api.maintenance_service import MaintenanceService
+from .api.registration import add_service, unknown_methods_handler
+from .api.services import Served, admin_service, etcd_services
 from .faults import CallControl
 from .node import Node
-from .api.registration import add_service, unknown_methods_handler
-from .proto import etcdlite_admin_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 _MiB = 1024 * 1024
 
@@ -39,26 +30,16 @@ def grpc_options(max_request_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-def build_server(node: Node, calls: CallControl | None = None) -> grpc.aio.Server:
+def build_server(node: Node, calls: CallControl | None = None,
+                 services: list[Served] | None = None) -> grpc.aio.Server:
     """The gRPC server for ``node``. ``calls`` is the interceptor that injects faults and ends
-    long-lived calls on reset (see :mod:`etcdlite.faults`); the runtime always passes one."""
+    long-lived calls on reset (see :mod:`etcdlite.faults`); the runtime always passes one.
+    ``services`` are the handlers to serve (default: a new set of :func:`etcd_services`)."""
     server = grpc.aio.server(options=grpc_options(node.config.max_request_bytes),
                              interceptors=[calls] if calls is not None else None)
-    services = rpc_pb2.DESCRIPTOR.services_by_name
-    served = [
-        (KVService(node), services["KV"]),
-        (MaintenanceService(node), services["Maintenance"]),
-        (ClusterService(node), services["Cluster"]),
-        (LeaseService(node), services["Lease"]),
-        (WatchService(node), services["Watch"]),
-        (AuthService(node), services["Auth"]),
-        (LockService(node), v3lock_pb2.DESCRIPTOR.services_by_name["Lock"]),
-        (ElectionService(node), v3election_pb2.DESCRIPTOR.services_by_name["Election"]),
-    ]
-    for servicer, service in served:
-        add_service(server, servicer, service)
-    admin = etcdlite_admin_pb2.DESCRIPTOR.services_by_name["Admin"]
-    add_service(server, AdminService(node, node.config.time_control), admin)
+    served = (services if services is not None else etcd_services(node)) + [admin_service(node)]
+    for handlers, descriptor in served:
+        add_service(server, handlers, descriptor)
     server.add_generic_rpc_handlers((unknown_methods_handler(
-        [service.full_name for _, service in served] + [admin.full_name]),))
+        [descriptor.full_name for _, descriptor in served]),))
     return server
