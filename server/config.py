@@ -18,6 +18,13 @@ class Config:
     #: None keeps everything in memory; otherwise the LMDB data directory.
     data_dir: str | None = None
     listen_client_urls: list[str] = field(default_factory=lambda: [DEFAULT_CLIENT_URL])
+    #: etcd 3.5's --listen-client-http-urls: HTTP (gateway, /health, ...) on URLs of its own, and
+    #: the client URLs serve gRPC only; empty: HTTP and gRPC share every client URL
+    listen_client_http_urls: list[str] = field(default_factory=list)
+    #: etcd's --listen-metrics-urls: /metrics and the health endpoints on more URLs
+    listen_metrics_urls: list[str] = field(default_factory=list)
+    #: etcd's --enable-grpc-gateway: the JSON gateway on the client URLs' HTTP side
+    enable_grpc_gateway: bool = True
     #: None: advertise the listen URLs (with the port actually bound).
     advertise_client_urls: list[str] | None = None
     initial_advertise_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])

@@ -86,3 +86,14 @@ NO_VALID_URLS = "no valid URLs given"
 URL_BAD_SCHEME = "URL scheme must be http, https, unix, or unixs: {url}"
 URL_NO_PORT = 'URL address does not have the form "host:port": {url}'
 URL_HAS_PATH = "URL must not contain a path: {url}"
+
+# -- the HTTP side of the client URL (Go's net/http, etcdhttp) --------------------------------
+HTTP_NOT_FOUND = "404 page not found\n"
+HTTP_METHOD_NOT_ALLOWED = "Method Not Allowed\n"
+HEALTH_ALARM = {1: "ALARM NOSPACE", 2: "ALARM CORRUPT"}  # by AlarmType; others "ALARM UNKNOWN"
+HEALTH_ALARM_UNKNOWN = "ALARM UNKNOWN"
+HEALTH_RANGE_ERROR = "RANGE ERROR:{error}"
+# etcd 3.6's /livez and /readyz checks (etcdhttp/health.go)
+CHECK_OK = "[+]{name} ok\n"
+CHECK_FAILED = "[-]{name} failed: {error}\n"
+CHECK_ALARM_ACTIVE = "alarm activated: {alarm}"

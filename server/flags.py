@@ -123,7 +123,7 @@ def _zero(value: Any) -> bool:
 _NO_RAFT = "etcdlite has no raft log, snapshots or WAL on one node"
 _NO_ELECTION = "a single etcdlite member is always the leader; there are no elections"
 _NO_PEERS = "a single etcdlite member has no peers"
-_NO_HTTP = "etcdlite serves no HTTP endpoints yet"
+_ANY_ORIGIN = "etcdlite answers every origin and host, as etcd's defaults (*) do"
 _NO_SELF_CLIENT = ("etcdlite makes no client connections to itself (etcd's gRPC gateway does), so "
                    "it needs no client certificate of its own")
 _BBOLT = "etcdlite stores data in LMDB, not bbolt"
@@ -157,8 +157,8 @@ FLAGS: list[Flag] = [
     Flag("listen-client-urls", "urls", ["http://127.0.0.1:2379"], _M,
          "List of URLs to listen on for client traffic."),
     Flag("listen-client-http-urls", "urls", [], _M,
-         "List of URLs to listen on for http only client traffic.", NOT_YET,
-         "a separate HTTP listener", not_in_35=True),
+         "List of URLs to listen on for http only client traffic. Enabling this flag removes "
+         "http services from --listen-client-urls.", not_in_35=True),
     Flag("max-snapshots", "uint", 5, _M, "Maximum number of snapshot files to retain (0 is unlimited).",
          NOTICE, _NO_RAFT),
     Flag("max-wals", "uint", 5, _M, "Maximum number of wal files to retain (0 is unlimited).",
@@ -277,10 +277,10 @@ FLAGS: list[Flag] = [
     Flag("tls-max-version", "string", "", _S,
          "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to "
          "Go) (etcd 3.5.8+; etcdlite: only empty or TLS1.3).", not_in_35=True),
-    Flag("cors", "urls", ["*"], _S, "Comma-separated whitelist of origins for CORS.", NOTICE, _NO_HTTP,
+    Flag("cors", "urls", ["*"], _S, "Comma-separated whitelist of origins for CORS.", NOTICE, _ANY_ORIGIN,
          harmless=lambda v: v in (["*"], [])),
     Flag("host-whitelist", "strings", ["*"], _S,
-         "Acceptable hostnames from HTTP client requests, if server is not secure.", NOTICE, _NO_HTTP,
+         "Acceptable hostnames from HTTP client requests, if server is not secure.", NOTICE, _ANY_ORIGIN,
          harmless=lambda v: v in (["*"], [""], [])),
     # -- Auth ----------------------------------------------------------------------------------
     Flag("auth-token", "string", "simple", _A,
@@ -290,14 +290,12 @@ FLAGS: list[Flag] = [
     Flag("auth-token-ttl", "uint", 300, _A, "The lifetime in seconds of the auth token."),
     # -- Profiling and Monitoring --------------------------------------------------------------
     Flag("enable-pprof", "bool", False, _P, "Enable runtime profiling data via HTTP server.", NOTICE,
-         _NO_HTTP),
+         "etcdlite has no Go runtime to profile (/debug/pprof is not served)"),
     Flag("metrics", "string", "basic", _P, "Set level of detail for exported metrics.", NOTICE,
-         "etcdlite exports no metrics yet"),
+         "etcdlite exports the basic metrics only", harmless=lambda v: v == "basic"),
     Flag("listen-metrics-urls", "urls", [], _P,
-         "List of URLs to listen on for the metrics and health endpoints.", NOT_YET,
-         "etcdlite has no metrics or health endpoints yet"),
-    Flag("enable-grpc-gateway", "bool", True, _P, "Enable GRPC gateway.", NOTICE,
-         "etcdlite serves no JSON gateway yet"),
+         "List of URLs to listen on for the metrics and health endpoints."),
+    Flag("enable-grpc-gateway", "bool", True, _P, "Enable GRPC gateway."),
     # -- Logging -------------------------------------------------------------------------------
     Flag("logger", "string", "zap", _L, "Currently only supports 'zap' for structured logging "
          "(etcd 3.4's 'capnslog' is accepted).", USE),

@@ -16,7 +16,11 @@ from . import snapshot as snapshots
 from .clock import Clock, ManualClock
 from .config import Config
 from .faults import CallControl, drop_client_connections
+from .api.services import Served, etcd_services
 from .grpc_server import build_server
+from .http.front import ClientPort, Front
+from .http.routes import HttpMux
+from .http.serving import HttpServing, bind_listener, server_ssl_context
 from .node import Node
 from .storage.backend import Backend, StorageError
 from .storage.lmdb_backend import LmdbBackend
@@ -40,9 +44,9 @@ class Listener:
     port: int
 
 
-def _listen_addresses(config: Config) -> list[Listener]:
+def _listeners(urls: list[str]) -> list[Listener]:
     listeners: list[Listener] = []
-    for url in config.listen_client_urls:
+    for url in urls:
         try:
             scheme, host, port = split_url(url)
         except URLError as exc:
@@ -51,6 +55,11 @@ def _listen_addresses(config: Config) -> list[Listener]:
             raise StartupError(f"unsupported listen URL scheme {scheme!r} in {url} "
                                "(only http and https)")
         listeners.append(Listener(url, scheme, host, port))
+    return listeners
+
+
+def _listen_addresses(config: Config) -> list[Listener]:
+    listeners = _listeners(config.listen_client_urls)
     if not listeners:
         raise StartupError("no --listen-client-urls given")
     schemes: dict[tuple[str, int], set[str]] = {}
@@ -59,8 +68,8 @@ def _listen_addresses(config: Config) -> list[Listener]:
     for (host, port), seen in schemes.items():
         if len(seen) > 1 and port != 0:
             raise StartupError(f"cannot serve both http and https on {_bind_target(host, port)}: "
-                               "etcd multiplexes them on one port, etcdlite's gRPC server takes "
-                               "TLS or plaintext per port (give them different ports)")
+                               "etcd multiplexes them on one port, etcdlite takes TLS or plaintext "
+                               "per port (give them different ports)")
     return listeners
 
 
@@ -117,19 +126,32 @@ class Runtime:
         self.clock = clock
         self.node: Node | None = None
         self.grpc: grpc.aio.Server | None = None
+        #: the handlers every transport serves (gRPC and the JSON gateway share them)
+        self.services: list[Served] = []
         self.client_urls: list[str] = []
+        #: the bound --listen-client-http-urls and --listen-metrics-urls
+        self.http_urls: list[str] = []
+        self.metrics_urls: list[str] = []
         #: the interceptor: fault injection, and the long-lived calls a reset ends
         self.calls = CallControl()
-        #: (host, bound port, credentials: None for plaintext) of every listening socket
-        self._listening: list[tuple[str, int, grpc.ServerCredentials | None]] = []
+        #: (host, bound port, credentials: None for plaintext, grpc core's own bind target) of
+        #: every client URL
+        self._listening: list[tuple[str, int, grpc.ServerCredentials | None, str]] = []
+        #: the shared client ports' thread, and the directory of grpc core's unix sockets
+        self._front: Front | None = None
+        self._socket_dir: str | None = None
+        self._http: HttpServing | None = None
         #: the files TLS listeners serve with (None: no https URL)
         self.tls_files: tls.ServerFiles | None = None
+        self._tls_paths: tuple[str, str] | None = None
         #: --auto-tls certificate and key (None unless generated or reused)
         self.auto_tls_files: tuple[str, str] | None = None
         self._auto_tls_dir: str | None = None
 
     async def start(self) -> None:
         addresses = _listen_addresses(self.config)
+        http_addresses = _listeners(self.config.listen_client_http_urls)
+        metrics_addresses = _listeners(self.config.listen_metrics_urls)
         check_tls_options(self.config)
         check_node_options(self.config)
         initial = self._read_initial_snapshot()
@@ -137,7 +159,7 @@ class Runtime:
         try:
             # after the backend: it refuses a data dir that has files but no etcdlite data,
             # and the auto-TLS certificate goes to <data-dir>/fixtures/client
-            credentials = self._server_credentials(addresses)
+            credentials = self._server_credentials(addresses + http_addresses + metrics_addresses)
         except BaseException:
             self._remove_auto_tls_dir()
             backend.close()
@@ -147,28 +169,92 @@ class Runtime:
             self.node.start()
             if initial is not None:
                 await self._load_initial_snapshot(initial)
-            self.grpc = build_server(self.node, self.calls)
+            self.services = etcd_services(self.node)
+            self.grpc = build_server(self.node, self.calls, self.services)
+            self._http = HttpServing(asyncio.get_running_loop())
+            client_http = HttpMux(self.node, self._gateway(), client=True)
+            shared = not http_addresses
+            if shared:
+                self._front = Front()
+                self._socket_dir = tempfile.mkdtemp(prefix="etcdlite-grpc-")
             bound = []
-            for listener in addresses:
+            for index, listener in enumerate(addresses):
                 secure = credentials if listener.scheme == "https" else None
-                target = _bind_target(listener.host, listener.port)
-                try:
-                    actual = _add_port(self.grpc, target, secure)
-                except RuntimeError:
-                    actual = 0
-                if actual == 0:
-                    raise StartupError(f"cannot listen on {listener.url}: address in use or not "
-                                       "available")
+                if shared:
+                    actual = self._share_port(listener, index, secure, client_http)
+                else:
+                    actual = self._grpc_port(listener, secure)
                 bound.append(f"{listener.scheme}://{_bind_target(listener.host, actual)}")
-                self._listening.append((listener.host, actual, secure))
             self.client_urls = bound
+            self.http_urls = [await self._serve_http(listener, client_http)
+                              for listener in http_addresses]
+            metrics_http = HttpMux(self.node, None, client=False)
+            self.metrics_urls = [await self._serve_http(listener, metrics_http)
+                                 for listener in metrics_addresses]
             self.node.member.client_urls = list(self.config.advertise_client_urls or bound)
             await self.grpc.start()
+            if self._front is not None:
+                self._front.start()
         except BaseException:
             await self._release()
             raise
         log.info("etcdlite serving clients on %s (%s)", ", ".join(bound),
                  f"data dir {self.config.data_dir}" if self.config.data_dir else "in memory")
+
+    def _gateway(self):
+        if not self.config.enable_grpc_gateway:
+            return None
+        from . import gateway
+
+        if not hasattr(gateway, "Gateway"):  # DEV-ONLY: until the gateway lands
+            return None
+        return gateway.Gateway(self.services).handle
+
+    def _bind(self, listener: Listener):
+        try:
+            return bind_listener(listener.host, listener.port)
+        except OSError:
+            raise StartupError(f"cannot listen on {listener.url}: address in use or not "
+                               "available") from None
+
+    def _grpc_port(self, listener: Listener, secure: grpc.ServerCredentials | None) -> int:
+        """A client URL that serves gRPC only: grpc core listens on it itself."""
+        target = _bind_target(listener.host, listener.port)
+        try:
+            actual = _add_port(self.grpc, target, secure)
+        except RuntimeError:
+            actual = 0
+        if actual == 0:
+            raise StartupError(f"cannot listen on {listener.url}: address in use or not available")
+        self._listening.append((listener.host, actual, secure, _bind_target(listener.host, actual)))
+        return actual
+
+    def _share_port(self, listener: Listener, index: int, secure: grpc.ServerCredentials | None,
+                    handler: HttpMux) -> int:
+        """A client URL that serves gRPC and HTTP: the front owns the port (etcdlite.http.front)
+        and forwards gRPC to grpc core on a private unix socket with the same credentials."""
+        path = os.path.join(self._socket_dir, f"grpc-{index}.sock")
+        if _add_port(self.grpc, "unix:" + path, secure) == 0:
+            raise StartupError(f"cannot listen on {listener.url}: no unix socket for gRPC at {path}")
+        sock = self._bind(listener)
+        actual = sock.getsockname()[1]
+        context = self._http_ssl_context() if listener.scheme == "https" else None
+        self._front.add_port(ClientPort(sock, context is not None, path,
+                                        self._http.handoff(handler, context)))
+        self._listening.append((listener.host, actual, secure, "unix:" + path))
+        return actual
+
+    async def _serve_http(self, listener: Listener, handler: HttpMux) -> str:
+        sock = self._bind(listener)
+        actual = sock.getsockname()[1]
+        context = self._http_ssl_context() if listener.scheme == "https" else None
+        await self._http.listen(sock, handler, context)
+        return f"{listener.scheme}://{_bind_target(listener.host, actual)}"
+
+    def _http_ssl_context(self):
+        cert_file, key_file = self._tls_paths
+        return server_ssl_context(cert_file, key_file, self.tls_files.client_roots,
+                                  self.config.tls_min_version, self.config.tls_max_version)
 
     async def stop(self, grace: float | None = 0.5) -> None:
         if self.grpc is not None:
@@ -178,6 +264,15 @@ class Runtime:
     async def _release(self) -> None:
         self.grpc = None
         self._listening = []
+        if self._front is not None:
+            front, self._front = self._front, None
+            front.stop()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
         if self.node is not None:
             node, self.node = self.node, None
             await node.close()
@@ -220,6 +315,7 @@ class Runtime:
         except tls.TLSFileError as exc:
             raise StartupError(str(exc)) from None
         self.tls_files = files
+        self._tls_paths = (cert_file, key_file)
         return grpc.ssl_server_credentials(
             [(files.private_key, files.certificate_chain)], root_certificates=files.client_roots,
             require_client_auth=files.client_roots is not None)
@@ -310,7 +406,7 @@ class Runtime:
     async def drop_connections(self) -> int:
         """Close every client connection (listeners stay); return how many were dropped (-1: the
         platform cannot find connections, so the listeners were restarted instead)."""
-        dropped = drop_client_connections(port for _, port, _ in self._listening)
+        dropped = drop_client_connections(port for _, port, _, _ in self._listening)
         if dropped is not None:
             return dropped
         await self._restart_listeners()
@@ -318,9 +414,9 @@ class Runtime:
 
     async def _restart_listeners(self) -> None:
         """Stop the gRPC server (closing every connection) and serve again on the same ports."""
-        old, self.grpc = self.grpc, build_server(self.node, self.calls)
+        old, self.grpc = self.grpc, build_server(self.node, self.calls, self.services)
         await old.stop(0)
-        for host, port, credentials in self._listening:
-            if _add_port(self.grpc, _bind_target(host, port), credentials) == 0:
+        for host, port, credentials, target in self._listening:
+            if _add_port(self.grpc, target, credentials) == 0:
                 raise RuntimeError(f"cannot listen on {host}:{port} again")
         await self.grpc.start()

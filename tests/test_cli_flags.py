@@ -103,9 +103,17 @@ def test_initial_cluster_state_existing_is_refused_with_a_reason():
 
 
 def test_not_yet_supported_flags_are_refused_not_ignored():
-    for argv in (["--client-crl-file", "crl.pem"], ["--client-cert-allowed-hostname", "x"],
-                 ["--listen-metrics-urls", "http://127.0.0.1:2381"]):
+    for argv in (["--client-crl-file", "crl.pem"], ["--client-cert-allowed-hostname", "x"]):
         assert "not supported yet" in str(_error(*argv, "--memory")), argv
+
+
+def test_http_listener_flags_are_read_into_the_config():
+    config = _config("--listen-metrics-urls", "http://127.0.0.1:2381",
+                     "--listen-client-http-urls", "http://127.0.0.1:2382",
+                     "--enable-grpc-gateway=false", "--memory")
+    assert config.listen_metrics_urls == ["http://127.0.0.1:2381"]
+    assert config.listen_client_http_urls == ["http://127.0.0.1:2382"]
+    assert config.enable_grpc_gateway is False
 
 
 def test_auto_compaction_flags_are_read_as_etcd_reads_them():

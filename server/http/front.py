@@ -1,0 +1,432 @@
+"""gRPC and HTTP/1.1 on one client port, as etcd serves them (etcd uses cmux).
+
+grpcio cannot serve HTTP/1.1 and cannot take an accepted socket, so Python owns the public port
+(see docs/shared-client-port.md for the designs measured): one *front* thread accepts, looks at
+the first bytes of each connection without consuming them, and
+
+* forwards a gRPC connection byte for byte to grpc core, which listens on a private unix socket
+  with the port's own credentials (so grpc core still does the TLS handshake and sees the client
+  certificate);
+* hands an HTTP/1.1 connection to the server's event loop.
+
+Theory of operation. Every socket the front owns is registered in one epoll set.
+
+* A listening socket: readable means connections to accept; each is made non-blocking with
+  TCP_NODELAY and becomes *pending*.
+* A pending connection (edge-triggered, so the peeked bytes do not wake the thread again) is
+  classified from ``recv(MSG_PEEK)``: on a plain port the HTTP/2 client preface means gRPC (a
+  prefix of it: wait for more); on a TLS port the ClientHello's ALPN list means gRPC when it offers
+  ``h2`` and not ``http/1.1`` (every gRPC client offers only h2; curl, browsers and Go's HTTP
+  client offer both); anything else is HTTP. A connection still undecided after
+  :data:`CLASSIFY_TIMEOUT` is closed.
+* A forwarded pair (level-triggered) moves bytes in each direction through a kernel pipe with
+  ``os.splice``, never into Python memory. A direction stops reading its source while its pipe
+  holds bytes its destination did not take, and asks for writability instead; the end of one
+  direction's input shuts down the writing side of the other socket once the pipe is drained; the
+  pair closes when both directions ended or either socket fails.
+
+Stopping closes the listeners first, then every pending connection and pair (the runtime stops
+grpc core before, so its connections end with its own GOAWAY).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from typing import Callable
+
+log = logging.getLogger("etcdlite.http")
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: a connection that says nothing for this long is closed before it is classified
+CLASSIFY_TIMEOUT = 10.0
+_PEEK_SIZE = 16 * 1024 + 5  # one full TLS record
+_CHUNK = 64 * 1024
+_SPLICE = getattr(os, "splice", None)
+_SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
+_GONE = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EBADF,
+         errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH)
+
+GRPC, HTTP = "grpc", "http"
+
+
+# -- classification -------------------------------------------------------------------------
+
+def classify_plain(data: bytes) -> str | None:
+    """gRPC for the HTTP/2 preface, None while the bytes so far are a prefix of it, else HTTP."""
+    if data.startswith(H2_PREFACE):
+        return GRPC
+    if H2_PREFACE.startswith(data):
+        return None
+    return HTTP
+
+
+def client_hello_alpn(data: bytes) -> list[bytes] | None:
+    """The ALPN protocols a TLS ClientHello offers ([] if none or not a ClientHello), or None if
+    ``data`` ends before the ClientHello does. The handshake message may span several records."""
+    handshake = bytearray()
+    offset = 0
+    while True:
+        if len(handshake) >= 4:
+            if handshake[0] != 1:  # not a ClientHello
+                return []
+            length = int.from_bytes(handshake[1:4], "big")
+            if len(handshake) >= 4 + length:
+                return _alpn_of(bytes(handshake[4:4 + length]))
+        if len(data) < offset + 5:
+            return None
+        kind, length = data[offset], struct.unpack_from("!H", data, offset + 3)[0]
+        if kind != 0x16:
+            return []
+        if len(data) < offset + 5 + length:
+            return None
+        handshake += data[offset + 5:offset + 5 + length]
+        offset += 5 + length
+
+
+def _alpn_of(hello: bytes) -> list[bytes]:
+    try:
+        at = 2 + 32  # legacy_version, random
+        at += 1 + hello[at]  # session id
+        at += 2 + int.from_bytes(hello[at:at + 2], "big")  # cipher suites
+        at += 1 + hello[at]  # compression methods
+        if at + 2 > len(hello):
+            return []
+        end = at + 2 + int.from_bytes(hello[at:at + 2], "big")
+        at += 2
+        while at + 4 <= end:
+            kind = int.from_bytes(hello[at:at + 2], "big")
+            size = int.from_bytes(hello[at + 2:at + 4], "big")
+            body = hello[at + 4:at + 4 + size]
+            at += 4 + size
+            if kind != 16:  # application_layer_protocol_negotiation
+                continue
+            names, i = [], 2
+            while i < len(body):
+                names.append(body[i + 1:i + 1 + body[i]])
+                i += 1 + body[i]
+            return names
+    except IndexError:
+        pass
+    return []
+
+
+def classify_tls(data: bytes) -> str | None:
+    if not data or data[0] != 0x16:
+        return HTTP  # not TLS: the HTTP side's TLS handshake refuses it
+    offered = client_hello_alpn(data)
+    if offered is None:
+        return None
+    return GRPC if b"h2" in offered and b"http/1.1" not in offered else HTTP
+
+
+# -- the front ------------------------------------------------------------------------------
+
+class ClientPort:
+    """One public listening socket: gRPC goes to grpc core at ``grpc_path`` (a unix socket),
+    HTTP is handed to ``on_http`` (called in the front thread; it must only schedule work)."""
+
+    def __init__(self, listener: socket.socket, tls: bool, grpc_path: str,
+                 on_http: Callable[[socket.socket], None]) -> None:
+        self.listener = listener
+        self.tls = tls
+        self.grpc_path = grpc_path
+        self.on_http = on_http
+
+    @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+
+class _Pending:
+    __slots__ = ("sock", "port", "deadline")
+
+    def __init__(self, sock: socket.socket, port: ClientPort, deadline: float) -> None:
+        self.sock, self.port, self.deadline = sock, port, deadline
+
+
+class _Direction:
+    """Bytes from ``src`` to ``dst`` through a kernel pipe (or a buffer without os.splice)."""
+
+    __slots__ = ("src", "dst", "pipe_r", "pipe_w", "pending", "buffer", "eof", "shut")
+
+    def __init__(self, src: socket.socket, dst: socket.socket) -> None:
+        self.src, self.dst = src, dst
+        self.pending = 0
+        self.buffer = b""
+        self.eof = False
+        self.shut = False
+        if _SPLICE is not None:
+            self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        else:
+            self.pipe_r = self.pipe_w = -1
+
+    def fill(self) -> None:
+        """Read what ``src`` has (nothing while the pipe holds bytes)."""
+        try:
+            if _SPLICE is not None:
+                moved = _SPLICE(self.src.fileno(), self.pipe_w, _CHUNK, flags=_SPLICE_FLAGS)
+            else:
+                data = self.src.recv(_CHUNK)
+                self.buffer, moved = data, len(data)
+        except BlockingIOError:
+            return
+        if moved == 0:
+            self.eof = True
+        self.pending += moved
+
+    def drain(self) -> None:
+        """Write what the pipe holds to ``dst``, as far as it takes it."""
+        while self.pending:
+            try:
+                if _SPLICE is not None:
+                    moved = _SPLICE(self.pipe_r, self.dst.fileno(), self.pending, flags=_SPLICE_FLAGS)
+                else:
+                    moved = self.dst.send(self.buffer)
+                    self.buffer = self.buffer[moved:]
+            except BlockingIOError:
+                return
+            self.pending -= moved
+        if self.eof and not self.shut:
+            self.shut = True
+            try:
+                self.dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for fd in (self.pipe_r, self.pipe_w):
+            if fd >= 0:
+                os.close(fd)
+        self.pipe_r = self.pipe_w = -1
+
+
+class _Pair:
+    __slots__ = ("client", "upstream", "up", "down", "masks")
+
+    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+        self.client, self.upstream = client, upstream
+        self.up = _Direction(client, upstream)
+        self.down = _Direction(upstream, client)
+        self.masks = {client.fileno(): 0, upstream.fileno(): 0}
+
+    def wanted(self, sock: socket.socket) -> int:
+        reading = self.up if sock is self.client else self.down
+        writing = self.down if sock is self.client else self.up
+        mask = 0
+        if not reading.eof and reading.pending == 0:
+            mask |= select.EPOLLIN
+        if writing.pending:
+            mask |= select.EPOLLOUT
+        return mask
+
+    @property
+    def finished(self) -> bool:
+        return self.up.shut and self.down.shut
+
+
+class Front:
+    """The thread that owns the public client ports (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._ports: dict[int, ClientPort] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._pairs: dict[int, _Pair] = {}
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def add_port(self, port: ClientPort) -> None:
+        """Serve ``port`` (before :meth:`start`)."""
+        port.listener.setblocking(False)
+        self._ports[port.listener.fileno()] = port
+
+    def start(self) -> None:
+        for fd in self._ports:
+            self._epoll.register(fd, select.EPOLLIN)
+        self._thread = threading.Thread(target=self._run, name="etcdlite-client-port", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the listeners and every connection the front still holds; wait for the thread."""
+        self._stopping = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join(5)
+        self._close_everything()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                timeout = 1.0 if self._pending else -1
+                try:
+                    events = self._epoll.poll(timeout)
+                except InterruptedError:
+                    continue
+                for fd, mask in events:
+                    if fd == self._wake_r:
+                        continue
+                    self._dispatch(fd, mask)
+                if self._pending:
+                    self._expire_pending()
+        except Exception:
+            log.exception("the client port thread failed")
+
+    def _dispatch(self, fd: int, mask: int) -> None:
+        port = self._ports.get(fd)
+        if port is not None:
+            self._accept(port)
+            return
+        pending = self._pending.get(fd)
+        if pending is not None:
+            self._classify(pending)
+            return
+        pair = self._pairs.get(fd)
+        if pair is not None:
+            self._forward(pair, fd, mask)
+
+    def _accept(self, port: ClientPort) -> None:
+        for _ in range(64):
+            try:
+                sock, _ = port.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("cannot accept a client connection: %s", exc)
+                return
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            pending = _Pending(sock, port, time.monotonic() + CLASSIFY_TIMEOUT)
+            self._pending[sock.fileno()] = pending
+            self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET)
+            self._classify(pending)
+
+    def _classify(self, pending: _Pending) -> None:
+        sock = pending.sock
+        try:
+            data = sock.recv(_PEEK_SIZE, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_pending(pending)
+            return
+        kind = (classify_tls if pending.port.tls else classify_plain)(data)
+        if kind is None and len(data) < _PEEK_SIZE:
+            return
+        fd = sock.fileno()
+        del self._pending[fd]
+        self._epoll.unregister(fd)
+        if kind == GRPC:
+            self._forward_to_grpc(sock, pending.port)
+        else:
+            try:
+                pending.port.on_http(sock)
+            except Exception:
+                log.exception("cannot hand an HTTP connection to the server")
+                sock.close()
+
+    def _drop_pending(self, pending: _Pending) -> None:
+        fd = pending.sock.fileno()
+        self._pending.pop(fd, None)
+        try:
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        pending.sock.close()
+
+    def _expire_pending(self) -> None:
+        now = time.monotonic()
+        for pending in [p for p in self._pending.values() if p.deadline <= now]:
+            self._drop_pending(pending)
+
+    # -- forwarding -------------------------------------------------------------------------
+
+    def _forward_to_grpc(self, sock: socket.socket, port: ClientPort) -> None:
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.settimeout(2.0)
+            upstream.connect(port.grpc_path)
+            upstream.setblocking(False)
+        except OSError as exc:
+            log.warning("cannot reach the gRPC server: %s", exc)
+            upstream.close()
+            sock.close()
+            return
+        pair = _Pair(sock, upstream)
+        for side in (sock, upstream):
+            self._pairs[side.fileno()] = pair
+            pair.masks[side.fileno()] = select.EPOLLIN
+            self._epoll.register(side.fileno(), select.EPOLLIN)
+
+    def _forward(self, pair: _Pair, fd: int, mask: int) -> None:
+        side = pair.client if fd == pair.client.fileno() else pair.upstream
+        reading = pair.up if side is pair.client else pair.down
+        writing = pair.down if side is pair.client else pair.up
+        try:
+            if mask & select.EPOLLOUT:
+                writing.drain()
+            if mask & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                if reading.pending == 0 and not reading.eof:
+                    reading.fill()
+                reading.drain()
+        except OSError as exc:
+            if exc.errno not in _GONE:
+                log.warning("client connection forwarding failed: %s", exc)
+            self._close_pair(pair)
+            return
+        if pair.finished or (mask & select.EPOLLERR):
+            self._close_pair(pair)
+            return
+        for sock in (pair.client, pair.upstream):
+            wanted = pair.wanted(sock)
+            if pair.masks[sock.fileno()] != wanted:
+                pair.masks[sock.fileno()] = wanted
+                self._epoll.modify(sock.fileno(), wanted)
+
+    def _close_pair(self, pair: _Pair) -> None:
+        for sock in (pair.client, pair.upstream):
+            fd = sock.fileno()
+            if fd < 0:
+                continue
+            self._pairs.pop(fd, None)
+            try:
+                self._epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass
+            sock.close()
+        pair.up.close()
+        pair.down.close()
+
+    def _close_everything(self) -> None:
+        for fd, port in list(self._ports.items()):
+            port.listener.close()
+        self._ports.clear()
+        for pending in list(self._pending.values()):
+            self._drop_pending(pending)
+        for pair in {id(p): p for p in self._pairs.values()}.values():
+            self._close_pair(pair)
+        self._epoll.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
