@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import compactor, errors
@@ -36,7 +37,9 @@ from .mvcc.requests import (
 from .mvcc.key_index import Change
 from .mvcc.store import Commit, MVCCStore
 from .storage.backend import Backend, Batch
-from .storage.group_commit import GroupCommitter
+from .storage.group_commit import DurabilityError, GroupCommitter
+from .storage.histogram import (DB_COMPACTION_MS, DEFRAG_SECONDS, HASH_SECONDS, INDEX_COMPACTION_MS,
+                                Observations)
 from .watch.session import WatchSession
 from .watch.watch_hub import WatchHub
 
@@ -60,6 +63,30 @@ EXPIRY_INTERVAL = 0.5
 EXPIRY_BATCH = 500
 
 
+class ServerStats:
+    """What the node measures for etcd's server, disk and compaction metrics, as plain numbers."""
+
+    __slots__ = ("pending_proposals", "failed_proposals", "expired_leases", "defragmenting",
+                 "defrag_seconds", "hash_seconds", "hash_kv_seconds", "index_compaction_ms",
+                 "db_compaction_ms", "last_compaction")
+
+    def __init__(self) -> None:
+        #: writes applied and waiting to be durable (etcd: proposals not yet applied)
+        self.pending_proposals = 0
+        #: writes whose durable commit failed
+        self.failed_proposals = 0
+        self.expired_leases = 0
+        self.defragmenting = False
+        self.defrag_seconds = Observations(DEFRAG_SECONDS)
+        self.hash_seconds = Observations(HASH_SECONDS)
+        self.hash_kv_seconds = Observations(HASH_SECONDS)
+        #: in-memory compaction, and compaction until durable, in whole milliseconds (as etcd)
+        self.index_compaction_ms = Observations(INDEX_COMPACTION_MS)
+        self.db_compaction_ms = Observations(DB_COMPACTION_MS)
+        #: unix time the last compaction became durable (0: none since start)
+        self.last_compaction = 0.0
+
+
 class Node:
     def __init__(self, config: Config, backend: Backend, client_urls: list[str],
                  clock: Clock | None = None) -> None:
@@ -68,6 +95,7 @@ class Node:
         self.clock = clock or Clock()
         self.member_id = member_id(config.initial_advertise_peer_urls, config.initial_cluster_token)
         self.cluster_id = cluster_id([self.member_id])
+        self.stats = ServerStats()
         self.lessor = Lessor(self.clock, self.member_id)
         self.store = MVCCStore(max_txn_ops=config.max_txn_ops,
                                max_request_bytes=config.max_request_bytes,
@@ -137,6 +165,19 @@ class Node:
         if revision > self.durable_revision:
             self.durable_revision = revision
         self.watch_hub.on_durable(revision)
+
+    async def _durable(self, proposals: int = 1) -> None:
+        """Wait until the writes just applied are durable; they count as pending proposals
+        meanwhile, and as failed ones if the disk refuses them."""
+        stats = self.stats
+        stats.pending_proposals += proposals
+        try:
+            await self.committer.wait()
+        except DurabilityError:
+            stats.failed_proposals += proposals
+            raise
+        finally:
+            stats.pending_proposals -= proposals
 
     def _applied(self) -> None:
         """Count one applied write request (etcd: one raft entry)."""
@@ -221,7 +262,7 @@ class Node:
         self._authorize(caller, info, request)
         result = apply()
         self._applied()
-        await self.committer.wait()
+        await self._durable()
         return result
 
     # -- KV ---------------------------------------------------------------------------------
@@ -266,9 +307,14 @@ class Node:
         # Compaction never runs ahead of the disk: readers stay at or above the compact revision.
         # Writes applied while we waited are not durable yet, so "current" is the durable revision.
         await self.committer.wait()
+        started = time.perf_counter()
         current = self.store.compact(revision, self.durable_revision)
+        stats = self.stats
+        stats.index_compaction_ms.observe(_whole_ms(time.perf_counter() - started))
         self._applied()
-        await self.committer.wait()
+        await self._durable()
+        stats.db_compaction_ms.observe(_whole_ms(time.perf_counter() - started))
+        stats.last_compaction = time.time()
         return current
 
     # -- Watch ------------------------------------------------------------------------------
@@ -306,7 +352,7 @@ class Node:
                                     meta={"raft_index": self.raft_index}))
         if self._expiry_wakeup is not None:
             self._expiry_wakeup.set()
-        await self.committer.wait()
+        await self._durable()
         return lease
 
     async def lease_revoke(self, caller: Caller, lease_id: int) -> int:
@@ -319,7 +365,7 @@ class Node:
         if lease is None:
             raise errors.LEASE_NOT_FOUND
         self._revoke(lease)
-        await self.committer.wait()
+        await self._durable()
         return self.store.current_revision
 
     def _revoke(self, lease: Lease) -> None:
@@ -339,7 +385,7 @@ class Node:
         lease = self.lessor.get(lease_id)
         if lease is not None and lease.deadline <= self.clock.now():
             self._revoke(lease)
-            await self.committer.wait()
+            await self._durable()
             return 0
         return self.lessor.renew(lease_id)
 
@@ -363,11 +409,14 @@ class Node:
     async def expire_leases(self) -> int:
         """Revoke leases whose deadline passed (at most one scan's worth); return how many."""
         expired = self.lessor.expired(EXPIRY_BATCH)
+        revoked = 0
         for lease in expired:
             if self.lessor.get(lease.id) is lease:
                 self._revoke(lease)
+                revoked += 1
         if expired:
-            await self.committer.wait()
+            await self._durable(revoked)
+            self.stats.expired_leases += revoked
         return len(expired)
 
     async def _expiry_loop(self) -> None:
@@ -415,7 +464,7 @@ class Node:
             if not auth.enabled:
                 self.tokens.disable()
             self._persist_auth()
-        await self.committer.wait()
+        await self._durable()
         return result
 
     def _persist_auth(self) -> None:
@@ -441,7 +490,7 @@ class Node:
         self.auth.check_authenticate(name)  # the user may have gone while the hash was checked
         self._applied()
         token = self.tokens.assign(name, self.auth.revision, self.raft_index)
-        await self.committer.wait()
+        await self._durable()
         return token
 
     # -- Maintenance ------------------------------------------------------------------------
@@ -450,10 +499,16 @@ class Node:
         return self.backend.size()
 
     def hash(self) -> int:
-        return self.store.hash()
+        started = time.perf_counter()
+        crc = self.store.hash()
+        self.stats.hash_seconds.observe(time.perf_counter() - started)
+        return crc
 
     def hash_kv(self, revision: int) -> tuple[int, int, int]:
-        return self.store.hash_kv(revision, self.durable_revision)
+        started = time.perf_counter()
+        result = self.store.hash_kv(revision, self.durable_revision)
+        self.stats.hash_kv_seconds.observe(time.perf_counter() - started)
+        return result
 
     async def backup_state(self, caller: Caller) -> "EtcdState":
         """Everything etcd's Maintenance/Snapshot sends, at the durable revision, as the plain
@@ -480,7 +535,14 @@ class Node:
             alarms=sorted(self.alarms), auth=self.auth.state())
 
     async def defragment(self) -> None:
-        await self.committer.run_exclusive(self.backend.defragment)
+        stats = self.stats
+        stats.defragmenting = True
+        started = time.perf_counter()
+        try:
+            await self.committer.run_exclusive(self.backend.defragment)
+        finally:
+            stats.defragmenting = False
+        stats.defrag_seconds.observe(time.perf_counter() - started)
 
     async def alarm(self, action: int, member: int, alarm: int) -> list[tuple[int, int]]:
         if action == ALARM_GET:
@@ -490,12 +552,12 @@ class Node:
             if alarm == ALARM_NONE:
                 return []
             if self._set_alarm(entry, True):
-                await self.committer.wait()
+                await self._durable()
             return [entry]  # etcd answers with the alarm, also when it was already active
         if action == ALARM_DEACTIVATE:
             if not self._set_alarm(entry, False):
                 return []
-            await self.committer.wait()
+            await self._durable()
             return [entry]
         return []
 
@@ -580,16 +642,17 @@ class Node:
             leases={lease.id: None for lease in self.lessor.leases_by_expiry()},
             meta={"boots": 1, "raft_index": 1, **{_alarm_name(m, a): 0 for m, a in self.alarms}}))
 
-        lessor = Lessor(self.clock, self.member_id)
+        lessor = Lessor(self.clock, self.member_id, self.lessor.counts)
         store = MVCCStore(max_txn_ops=old.max_txn_ops, max_request_bytes=old.max_request_bytes,
-                          lease_exists=lessor.__contains__)
+                          lease_exists=lessor.__contains__, counts=old.counts)
         store.restore(snapshot.changes, snapshot.compact_revision)
         store.current_revision = max(store.current_revision, snapshot.revision)
         for saved in snapshot.leases:
             lessor.restore_lease(saved.id, saved.ttl, saved.remaining)
         lessor.on_commit(Commit(store.current_revision, [
             _attachment(kv) for kv in store.latest_kvs() if kv.lease]))
-        hub = WatchHub(store, lambda: self.durable_revision, self.clock, self.watch_hub.progress_interval)
+        hub = WatchHub(store, lambda: self.durable_revision, self.clock, self.watch_hub.progress_interval,
+                       self.watch_hub.counts)
         store.add_listener(lessor.on_commit)
         store.add_listener(hub.on_commit)
         store.add_listener(self._on_commit)
@@ -616,6 +679,10 @@ class Node:
             leases={lease.id: lease.ttl for lease in self.lessor.leases_by_expiry()},
             auth=json.dumps(self.auth.state()).encode(), meta={"raft_index": self.raft_index}))
         await self.committer.wait()
+
+
+def _whole_ms(seconds: float) -> int:
+    return int(seconds * 1000)
 
 
 def _attachment(kv) -> "Change":

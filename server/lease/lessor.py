@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .. import errors
 from ..clock import Clock
 from ..mvcc.store import Commit
+from ..storage.histogram import LEASE_TTL_SECONDS, Observations
 
 MAX_LEASE_TTL = 9_000_000_000
 #: etcd's minimum TTL with default raft timers: ceil(((3 * 10 ticks) // 2) * 100 ms) = 2 s.
@@ -35,9 +36,21 @@ class Lease:
         return self.deadline - now
 
 
+class LeaseCounts:
+    """Grants (with their TTLs), revocations and renewals so far, as etcd's lease metrics count
+    them; the node hands them on when it replaces the lessor."""
+
+    __slots__ = ("granted", "revoked", "renewed", "ttls")
+
+    def __init__(self) -> None:
+        self.granted = self.revoked = self.renewed = 0
+        self.ttls = Observations(LEASE_TTL_SECONDS)
+
+
 class Lessor:
-    def __init__(self, clock: Clock, member_id: int = 0) -> None:
+    def __init__(self, clock: Clock, member_id: int = 0, counts: LeaseCounts | None = None) -> None:
         self.clock = clock
+        self.counts = counts if counts is not None else LeaseCounts()
         self._leases: dict[int, Lease] = {}
         self._key_lease: dict[bytes, int] = {}
         # (deadline, lease id) per grant or renewal; entries whose lease is gone or was renewed since
@@ -120,6 +133,8 @@ class Lessor:
         lease = Lease(lease_id, ttl, self.clock.now() + ttl)
         self._leases[lease_id] = lease
         self._schedule(lease)
+        self.counts.granted += 1
+        self.counts.ttls.observe(ttl)
         return lease
 
     def _new_id(self) -> int:
@@ -139,11 +154,13 @@ class Lessor:
             return 0
         lease.deadline = now + lease.ttl
         self._schedule(lease)
+        self.counts.renewed += 1
         return lease.ttl
 
     def remove(self, lease_id: int) -> Lease:
         """Forget a lease (its keys are deleted by the caller)."""
         lease = self._leases.pop(lease_id)
+        self.counts.revoked += 1
         for key in lease.keys:
             if self._key_lease.get(key) == lease_id:
                 del self._key_lease[key]

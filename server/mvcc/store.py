@@ -87,6 +87,30 @@ class Commit:
         self.compact_revision = compact_revision
 
 
+class StoreCounts:
+    """What the store did, counted as etcd's mvcc metrics count it: every range, put and
+    delete-range a read or write view runs (internal ones too: a compare is a range, so is the read
+    of the previous value for prev_kv or ignore_value), and every view with more than one of those
+    as a txn. Plain ints read at scrape time; the node hands them on when it replaces the store."""
+
+    __slots__ = ("ranges", "puts", "deletes", "txns", "put_bytes", "compacted_keys")
+
+    def __init__(self) -> None:
+        self.ranges = self.puts = self.deletes = self.txns = 0
+        #: sum of len(key) + len(value) of every put
+        self.put_bytes = 0
+        #: stored entries removed by compactions
+        self.compacted_keys = 0
+
+    def operations(self) -> int:
+        return self.ranges + self.puts + self.deletes
+
+    def view_ended(self, mark: int) -> None:
+        """A view that began when :meth:`operations` was ``mark`` ended."""
+        if self.ranges + self.puts + self.deletes - mark > 1:
+            self.txns += 1
+
+
 class _WriteTxn:
     """The changes of one main revision, applied to the index as they are made."""
 
@@ -121,8 +145,13 @@ class _WriteTxn:
     def _record(self, key: bytes, kv: KeyValue | None) -> None:
         change = Change(self.main, len(self.changes), key, kv)
         self.changes.append(change)
-        self.store._index.record(change)
-        self.store._log.append(change)
+        store = self.store
+        store._index.record(change)
+        store._log.append(change)
+        if kv is None:
+            store.live_keys -= 1
+        elif kv.version == 1:
+            store.live_keys += 1
 
     def abort(self) -> None:
         """Undo every change made so far; the store is as before the write began."""
@@ -131,6 +160,10 @@ class _WriteTxn:
             store._index.unrecord(change)
             popped = store._log.pop()
             assert popped is change
+            if change.kv is None:
+                store.live_keys += 1
+            elif change.kv.version == 1:
+                store.live_keys -= 1
         self.changes.clear()
 
     def finish(self) -> int:
@@ -150,6 +183,7 @@ class MVCCStore:
         max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         lease_exists: LeaseExists | None = None,
+        counts: StoreCounts | None = None,
     ) -> None:
         self.max_txn_ops = max_txn_ops
         self.max_request_bytes = max_request_bytes
@@ -159,6 +193,9 @@ class MVCCStore:
         self._index = KeyIndex()
         self._log: list[Change] = []  # every stored change, in revision order
         self._listeners: list[CommitListener] = []
+        self.counts = counts if counts is not None else StoreCounts()
+        #: keys that exist at the current revision
+        self.live_keys = 0
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -180,6 +217,7 @@ class MVCCStore:
             highest = change.main
         self.compact_revision = compact_revision
         self.current_revision = max(highest, compact_revision, 1)
+        self.live_keys = sum(1 for _ in self.latest_kvs())
 
     def changes_since(self, revision: int) -> Iterable[Change]:
         """Stored changes with main revision ≥ ``revision``, in order (a live view: don't write
@@ -200,6 +238,7 @@ class MVCCStore:
         return self._range(req, current)
 
     def _range(self, req: RangeRequest, current: int) -> RangeResult:
+        self.counts.ranges += 1
         rev = req.revision
         if rev > current:
             raise errors.FUTURE_REV
@@ -263,18 +302,26 @@ class MVCCStore:
             raise errors.LEASE_NOT_FOUND
         prev = self.get(req.key)
         if (req.ignore_value or req.ignore_lease) and prev is None:
+            self.counts.ranges += 1  # etcd's read of the previous value, which finds nothing
             raise errors.KEY_NOT_FOUND
+        mark = self.counts.operations()
         txn = _WriteTxn(self)
         self._apply_put(txn, req, prev)
+        self.counts.view_ended(mark)
         return PutResult(txn.finish(), prev if req.prev_kv else None)
 
     def _apply_put(self, txn: _WriteTxn, req: PutRequest, prev: KeyValue | None) -> None:
+        counts = self.counts
+        if req.prev_kv or req.ignore_value or req.ignore_lease:
+            counts.ranges += 1  # etcd reads the previous value with a range
         if prev is None and (req.ignore_value or req.ignore_lease):
             # Only reachable inside a txn whose from-key delete removed the key first; etcd 3.4
             # panics there. We refuse the whole txn instead (the caller undoes what ran).
             raise errors.KEY_NOT_FOUND
         value = prev.value if req.ignore_value else req.value
         lease = prev.lease if req.ignore_lease else req.lease
+        counts.puts += 1
+        counts.put_bytes += len(req.key) + len(value)
         txn.put(req.key, value, lease)
 
     def delete_range(self, req: DeleteRangeRequest, request_size: int = 0,
@@ -282,12 +329,15 @@ class MVCCStore:
         if not checked:
             validation.check_delete(req)
             self.check_request_size(request_size)
+        mark = self.counts.operations()
         txn = _WriteTxn(self)
         result = self._apply_delete(txn, req)
+        self.counts.view_ended(mark)
         txn.finish()
         return result
 
     def _apply_delete(self, txn: _WriteTxn, req: DeleteRangeRequest) -> DeleteRangeResult:
+        self.counts.deletes += 1
         prev_kvs = []
         if req.prev_kv:
             prev_kvs = self._range(RangeRequest(req.key, req.range_end), txn.read_revision).kvs
@@ -307,21 +357,30 @@ class MVCCStore:
             if not checked:
                 self.check_request_size(request_size)
             current = self.current_revision
-        path = self._decide_path(req, current)
-        if not read_only:
-            self._check_puts(req, path, 0)
-        self._check_ranges(req, path, 0, current)
-        if read_only:
-            succeeded = path[0]
-            ops = req.success if succeeded else req.failure
-            return TxnResult(current, succeeded,
-                             [self._range(op, current) for op in ops])  # type: ignore[arg-type]
+        # etcd decides the path and checks the ops in a read view, then applies writes in a write view
+        counts = self.counts
+        mark = counts.operations()
+        try:
+            path = self._decide_path(req, current)
+            if not read_only:
+                self._check_puts(req, path, 0)
+            self._check_ranges(req, path, 0, current)
+            if read_only:
+                succeeded = path[0]
+                ops = req.success if succeeded else req.failure
+                return TxnResult(current, succeeded,
+                                 [self._range(op, current) for op in ops])  # type: ignore[arg-type]
+        finally:
+            counts.view_ended(mark)
+        mark = counts.operations()
         write = _WriteTxn(self)
         try:
             result, _ = self._apply_txn(write, req, path, 0)
         except BaseException:
             write.abort()
             raise
+        finally:
+            counts.view_ended(mark)
         result.revision = write.finish()
         return result
 
@@ -335,6 +394,7 @@ class MVCCStore:
         return path
 
     def _compare(self, cmp: Compare, revision: int) -> bool:
+        self.counts.ranges += 1
         histories = self._index.histories_in_range(cmp.key, cmp.range_end)
         kvs = [kv for kv in (h.at(revision) for h in histories) if kv is not None]
         if not kvs:
@@ -358,6 +418,7 @@ class MVCCStore:
         for op in self._walk_path(req, path, pos):
             if isinstance(op, PutRequest):
                 if op.ignore_value or op.ignore_lease:
+                    self.counts.ranges += 1
                     if self.get(op.key) is None:
                         raise errors.KEY_NOT_FOUND
                 if op.lease and not self.lease_exists(op.lease):
@@ -394,10 +455,14 @@ class MVCCStore:
     def delete_keys(self, keys: list[bytes]) -> int:
         """Delete the given keys (those alive) in one revision, in the given order; return the
         revision clients see. Lease revocation uses this."""
+        counts = self.counts
+        mark = counts.operations()
         txn = _WriteTxn(self)
         for key in keys:
             if self.get(key) is not None:
+                counts.deletes += 1
                 txn.delete_range(key, b"")
+        counts.view_ended(mark)
         return txn.finish()
 
     def latest_kvs(self) -> Iterable[KeyValue]:
@@ -418,6 +483,8 @@ class MVCCStore:
         if revision > (self.current_revision if current is None else current):
             raise errors.FUTURE_REV
         dropped = self._index.compact(revision)
+        self.counts.compacted_keys += len(dropped)
+        self.counts.ranges += 1  # etcd reads the current revision back with a range
         self.compact_revision = revision
         if dropped:
             gone = {(c.main, c.sub) for c in dropped}

@@ -39,10 +39,22 @@ class InternalWatch:
         self.callback = callback
 
 
+class WatchCounts:
+    """Events the streams' senders took so far (etcd's events_total); the node hands them on when
+    it replaces the hub."""
+
+    __slots__ = ("events_sent",)
+
+    def __init__(self) -> None:
+        self.events_sent = 0
+
+
 class WatchHub:
     def __init__(self, store: MVCCStore, readable_revision: Callable[[], int], clock: Clock,
-                 progress_interval: float = DEFAULT_PROGRESS_INTERVAL) -> None:
+                 progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+                 counts: WatchCounts | None = None) -> None:
         self.store = store
+        self.counts = counts if counts is not None else WatchCounts()
         self.readable_revision = readable_revision
         self.clock = clock
         self.progress_interval = progress_interval
@@ -69,6 +81,8 @@ class WatchHub:
     def taken(self, stream: WatchStream, response: WatchResponse) -> None:
         """The stream's sender took ``response``; a drained stream lets its laggards catch up."""
         stream.taken(response)
+        if response.events:
+            self.counts.events_sent += len(response.events)
         if self._unsynced and stream.pending_events <= stream.capacity // 2:
             self._schedule_catch_up()
 
@@ -168,6 +182,17 @@ class WatchHub:
 
     def watcher_count(self) -> int:
         return sum(len(s.watchers) for s in self._streams)
+
+    def stream_count(self) -> int:
+        return len(self._streams)
+
+    def slow_watcher_count(self) -> int:
+        """Watchers behind the current revision (started in the past, or fallen behind)."""
+        return len(self._unsynced)
+
+    def queued_event_count(self) -> int:
+        """Events handed to streams and not yet taken by their senders."""
+        return sum(s.queued_events for s in self._streams)
 
     # -- live delivery ----------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class WatchStream:
     next_id: int = 0
     #: event responses queued and not yet taken by the sender
     pending_events: int = 0
+    #: events in those responses
+    queued_events: int = 0
     progress_wanted: bool = False
     closed: bool = False
 
@@ -59,9 +61,11 @@ class WatchStream:
     def send(self, response: WatchResponse) -> None:
         if response.events:
             self.pending_events += 1
+            self.queued_events += len(response.events)
         self.outbox.put_nowait(response)
 
     def taken(self, response: WatchResponse) -> None:
         """The sender took ``response`` off the queue."""
         if response.events:
             self.pending_events -= 1
+            self.queued_events -= len(response.events)
