@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import grpc
+from grpc_health.v1 import health as grpc_health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from .api.registration import add_service, unknown_methods_handler
 from .api.services import Served, admin_service, etcd_services
@@ -10,6 +12,19 @@ from .faults import CallControl
 from .node import Node
 
 _MiB = 1024 * 1024
+HEALTH_SERVICE = "grpc.health.v1.Health"
+UNKNOWN_HEALTH_SERVICE = "unknown service"  # grpc-go's health server
+
+
+class HealthService(grpc_health.aio.HealthServicer):
+    """The standard gRPC health service as etcd registers it: SERVING for "" (the server), and
+    grpc-go's NotFound "unknown service" for any other name."""
+
+    async def Check(self, request: health_pb2.HealthCheckRequest,
+                    context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+        if request.service not in self._server_status:
+            await context.abort(grpc.StatusCode.NOT_FOUND, UNKNOWN_HEALTH_SERVICE)
+        return await super().Check(request, context)
 
 
 def grpc_options(max_request_bytes: int) -> list[tuple[str, int]]:
@@ -40,6 +55,7 @@ def build_server(node: Node, calls: CallControl | None = None,
     served = (services if services is not None else etcd_services(node)) + [admin_service(node)]
     for handlers, descriptor in served:
         add_service(server, handlers, descriptor)
+    health_pb2_grpc.add_HealthServicer_to_server(HealthService(), server)
     server.add_generic_rpc_handlers((unknown_methods_handler(
-        [descriptor.full_name for _, descriptor in served]),))
+        [descriptor.full_name for _, descriptor in served] + [HEALTH_SERVICE]),))
     return server

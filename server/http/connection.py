@@ -144,10 +144,11 @@ class HttpConnection:
         body = response.body
         head_only = request.method == "HEAD"
         if isinstance(body, (bytes, bytearray)):
-            await self._write(self._head(response, len(body)))
+            data = self._h11.send(self._head(response, len(body)))
             if body and not head_only:
-                await self._write(h11.Data(data=body))
-            await self._write(h11.EndOfMessage())
+                data += self._h11.send(h11.Data(data=body))
+            self._writer.write(data + self._h11.send(h11.EndOfMessage()))
+            await self._writer.drain()
             return
         await self._write(self._head(response, None))
         try:
