@@ -43,16 +43,32 @@ _FACTORIES = {
 }
 
 
-def _decoder(message_class: Any):
+def _decoder(message_class: Any, counts: Any = None):
+    """``counts``: where the received bytes are counted (a services.CallCounts), or None."""
     parse = message_class.FromString
 
     def decode(data: bytes) -> Any:
+        if counts is not None:
+            counts.received_bytes += len(data)
         try:
             return parse(data)
         except DecodeError as exc:
             return Malformed(str(exc))
 
     return decode
+
+
+def _encoder(message_class: Any, counts: Any = None):
+    serialize = message_class.SerializeToString
+    if counts is None:
+        return serialize
+
+    def encode(message: Any) -> bytes:
+        data = serialize(message)
+        counts.sent_bytes += len(data)
+        return data
+
+    return encode
 
 
 _TOKEN_KEYS = ("token", "authorization")  # etcd's TokenFieldNameGRPC and TokenFieldNameSwagger
@@ -116,13 +132,20 @@ def _adapt(handler: Callable, name: str, request_streaming: bool, response_strea
     return unary
 
 
-def _not_implemented(name: str, request_streaming: bool) -> Callable:
+def _not_implemented(name: str, request_streaming: bool, counts: Any = None) -> Callable:
     """A handler answering as a grpc-go server does for a method it registers but does not implement:
-    the request is decoded first (a malformed one gets the unmarshal error), then UNIMPLEMENTED."""
+    the request is decoded first (a malformed one gets the unmarshal error), then UNIMPLEMENTED.
+    ``counts`` (a services.MethodCounts, or None) counts the call as go-grpc-prometheus does: once
+    the request is decoded (a stream's messages are never read)."""
     details = METHOD_NOT_IMPLEMENTED.format(method=name)
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await _received(request, context, request_streaming)
+        if counts is not None:
+            counts.started += 1
+            if not request_streaming:
+                counts.received += 1
+            counts.handled["Unimplemented"] += 1
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, details)
 
     refuse.__name__ = name
@@ -134,15 +157,20 @@ def add_service(server: grpc.aio.Server, handlers_object: Any, service: ServiceD
     ``handlers_object``; methods it does not have (all of them for ``None``) answer UNIMPLEMENTED
     "method Y not implemented"."""
     handlers = {}
+    # the counts of a services.CountedHandlers: bytes here, calls of unimplemented methods here
+    counts = getattr(handlers_object, "call_counts", None)
     for method in service.methods:
         factory = _FACTORIES[(method.client_streaming, method.server_streaming)]
         handler = getattr(handlers_object, method.name, None) if handlers_object is not None else None
-        behaviour = _adapt(handler, method.name, method.client_streaming, method.server_streaming) \
-            if handler is not None else _not_implemented(method.name, method.client_streaming)
+        if handler is not None:
+            behaviour = _adapt(handler, method.name, method.client_streaming, method.server_streaming)
+        else:
+            behaviour = _not_implemented(method.name, method.client_streaming,
+                                         counts.of(service, method) if counts is not None else None)
         handlers[method.name] = factory(
             behaviour,
-            request_deserializer=_decoder(GetMessageClass(method.input_type)),
-            response_serializer=GetMessageClass(method.output_type).SerializeToString)
+            request_deserializer=_decoder(GetMessageClass(method.input_type), counts),
+            response_serializer=_encoder(GetMessageClass(method.output_type), counts))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)
 
