@@ -125,6 +125,17 @@ class EtcdLite:
         return list(self._running().client_urls)
 
     @property
+    def http_urls(self) -> list[str]:
+        """The bound ``listen_client_http_urls`` (HTTP only; then :attr:`urls` serve gRPC only).
+        Without them, every client URL serves HTTP (JSON gateway, /health, /metrics) too."""
+        return list(self._running().http_urls)
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        """The bound ``listen_metrics_urls`` (/metrics and the health endpoints)."""
+        return list(self._running().metrics_urls)
+
+    @property
     def tls(self) -> bool:
         """Whether the first client URL is https."""
         return self.url.startswith("https://")

@@ -4,6 +4,7 @@ etcdlite, etcd 3.4.23 and etcd 3.5.1 (where they differ, etcdlite answers as 3.5
 
 from __future__ import annotations
 
+import http.client
 import json
 
 import grpc
@@ -152,3 +153,23 @@ def test_a_metrics_url_serves_metrics_and_health_without_the_gateway(name):
         assert b"\netcd_server_has_leader 1\n" in metrics.body
     finally:
         server.close()
+
+
+def test_listen_client_http_urls_take_http_off_the_client_urls():
+    """etcd 3.5.1 has no --listen-client-http-urls (later releases add it): this asserts what
+    those releases document — HTTP on the given URLs, gRPC alone on the client URLs."""
+    from etcdlite import EtcdLite
+
+    server = EtcdLite(listen_client_http_urls=["http://127.0.0.1:0"]).start()
+    try:
+        (http_url,) = server.http_urls
+        assert call(http_url, "GET", "/health").status == 200
+        assert call(http_url, "GET", "/version").status == 200
+        with pytest.raises((OSError, http.client.HTTPException)):  # grpc core drops HTTP/1.1
+            call(server.url, "GET", "/health")
+        with grpc.insecure_channel(server.endpoint) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            assert stub.Check(health_pb2.HealthCheckRequest(), timeout=10).status == \
+                health_pb2.HealthCheckResponse.SERVING
+    finally:
+        server.stop()
