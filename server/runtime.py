@@ -204,11 +204,9 @@ class Runtime:
     def _gateway(self):
         if not self.config.enable_grpc_gateway:
             return None
-        from . import gateway
+        from .gateway import Gateway
 
-        if not hasattr(gateway, "Gateway"):  # DEV-ONLY: until the gateway lands
-            return None
-        return gateway.Gateway(self.services).handle
+        return Gateway(self.services).handle
 
     def _bind(self, listener: Listener):
         try:
