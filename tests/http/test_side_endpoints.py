@@ -175,3 +175,24 @@ def test_listen_client_http_urls_take_http_off_the_client_urls():
                 health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_https_serves_health_and_metrics_and_client_cert_auth_needs_a_certificate(name, tmp_path):
+    import ssl
+
+    from etcdlite.tls import make_test_certificates
+    from http_helpers import tls_context
+
+    server = start_target(name, tmp_path, tls=make_test_certificates(tmp_path / "certs"),
+                          client_cert_auth=True)
+    try:
+        assert server.url.startswith("https://")
+        health = get(server, "/health")
+        assert health.status == 200 and json.loads(health.body)["health"] == "true"
+        assert get(server, "/metrics").status == 200
+        with pytest.raises((ssl.SSLError, OSError)):
+            get(server, "/health", context=tls_context(server, client_cert=False))
+        assert server.kv.Range(rpc_pb2.RangeRequest(key=b"k")).count == 0  # gRPC beside it
+    finally:
+        server.close()
