@@ -298,6 +298,7 @@ def run_session(block: Block, tmp_path: Path) -> None:
     commands = _session_commands(block.text)
     script = [_start_server(shell)]
     for i, (command, _) in enumerate(commands):
+        command = command.replace("127.0.0.1:2379", shell.endpoint)  # curl's URLs, as etcdctl's
         script.append(f'echo "@@cmd {i}"\n{{ {command}\n}} 2>&1\necho "@@rc {i} $?"\n')
     script.append(_STOP_SERVER)
     proc = _run_script(shell, "".join(script), tmp_path)
@@ -306,6 +307,11 @@ def run_session(block: Block, tmp_path: Path) -> None:
     codes: dict[int, int] = {}
     current: list[str] | None = None
     for line in proc.stdout.splitlines():
+        if "@@rc " in line and not line.startswith("@@rc "):  # output without a final newline
+            line, marker = line.split("@@rc ", 1)
+            if current is not None:
+                current.append(line)
+            line = "@@rc " + marker
         if line.startswith("@@cmd "):
             current = outputs.setdefault(int(line.split()[1]), [])
         elif line.startswith("@@rc "):
