@@ -153,10 +153,16 @@ def _histogram(name: str, observations: Observations) -> Metric:
     cumulative = 0
     for bound, count in zip(observations.bounds, counts):
         cumulative += count
-        buckets.append((floatToGoString(bound), cumulative))
+        buckets.append((_go_float(bound), cumulative))
     buckets.append(("+Inf", cumulative + counts[-1]))
     family.add_metric([], buckets, observations.total)
     return family
+
+
+def _go_float(value: float) -> str:
+    """A bucket bound as Go's client writes its ``le`` label (strconv 'g', shortest): "1", not "1.0"."""
+    text = floatToGoString(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 class EtcdCollector:
