@@ -523,3 +523,17 @@ def test_every_family_matches_real_etcd_35(real_etcd_35_scrape, name, tmp_path):
         if metric.type == "histogram" and not family.startswith("python_"):
             assert [s.labels["le"] for s in metric.samples if s.name.endswith("_bucket")] == \
                 [s.labels["le"] for s in theirs.families[family].samples if s.name.endswith("_bucket")]
+
+
+def test_codes_of_what_handlers_raise():
+    from etcdlite import errors
+    from etcdlite.api.malformed import MalformedRequest
+    from etcdlite.api.services import status_of
+    from etcdlite.storage.group_commit import DurabilityError
+
+    assert status_of(errors.COMPACTED()) == "OutOfRange"
+    assert status_of(errors.LEASE_NOT_FOUND()) == "NotFound"
+    assert status_of(DurabilityError("disk")) == "Unavailable"
+    assert status_of(asyncio.CancelledError()) == "Canceled"
+    assert status_of(MalformedRequest("bad")) == "Internal"
+    assert status_of(ValueError("bug")) == "Unknown"
