@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from etcd_targets import Target
 
 #: how long any read waits for the server before the test gives up on more data
-READ_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 #: the largest answer a test reads
 MAX_BODY = 64 * 1024 * 1024
 
