@@ -25,6 +25,8 @@ class Config:
     listen_metrics_urls: list[str] = field(default_factory=list)
     #: etcd's --enable-grpc-gateway: the JSON gateway on the client URLs' HTTP side
     enable_grpc_gateway: bool = True
+    #: etcdlite's --enable-ui: the read-only browser view at /ui/ on the client URLs
+    enable_ui: bool = True
     #: None: advertise the listen URLs (with the port actually bound).
     advertise_client_urls: list[str] | None = None
     initial_advertise_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])

@@ -384,6 +384,9 @@ FLAGS: list[Flag] = [
     Flag("enable-time-control", "bool", False, _OWN,
          "For tests: run on a manual clock, moved only by the admin call "
          "etcdlite.admin.v1.Admin/AdvanceClock."),
+    Flag("enable-ui", "bool", True, _OWN,
+         "Serve the read-only browser view of keys, leases, locks, elections and watchers at "
+         "/ui/ on the client URLs."),
     Flag("initial-snapshot", "string", "", _OWN,
          "For tests: start from an etcdlite snapshot file (refused unless the data dir is empty)."),
     Flag("version", "bool", False, _OWN, "Print the version and exit.", yaml_key=None),

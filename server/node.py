@@ -134,6 +134,8 @@ class Node:
         self._compactor_task: asyncio.Task | None = None
         self._progress_task: asyncio.Task | None = None
         self._expiry_wakeup: asyncio.Event | None = None
+        #: called after a reset or restore replaced the state (store, lessor, watch hub)
+        self.state_replaced: list[Callable[[], None]] = []
 
     def start(self) -> None:
         """Start background work (lease expiry) on the running event loop."""
@@ -670,6 +672,8 @@ class Node:
         if self._compactor_task is not None:  # its samples belong to the old history
             self._stop_compactor()
             self._start_compactor()
+        for callback in list(self.state_replaced):
+            callback()
         await self.committer.wait()
         # Then the new state in full, including anything written since the swap (a write merged
         # into the wipe's batch may have been deleted with it; writing it again is harmless).

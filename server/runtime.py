@@ -141,6 +141,7 @@ class Runtime:
         self._front: Front | None = None
         self._socket_dir: str | None = None
         self._http: HttpServing | None = None
+        self._ui = None
         #: the files TLS listeners serve with (None: no https URL)
         self.tls_files: tls.ServerFiles | None = None
         self._tls_paths: tuple[str, str] | None = None
@@ -172,7 +173,13 @@ class Runtime:
             self.services = etcd_services(self.node)
             self.grpc = build_server(self.node, self.calls, self.services)
             self._http = HttpServing(asyncio.get_running_loop())
-            client_http = HttpMux(self.node, self._gateway(), client=True)
+            if self.config.enable_ui:
+                from .ui.routes import Ui
+
+                self._ui = Ui(self.node)
+                self._ui.start()
+            client_http = HttpMux(self.node, self._gateway(), client=True,
+                                  ui=self._ui.handle if self._ui is not None else None)
             shared = not http_addresses
             if shared:
                 self._front = Front()
@@ -268,6 +275,9 @@ class Runtime:
         if self._http is not None:
             http, self._http = self._http, None
             await http.close()
+        if self._ui is not None:
+            ui, self._ui = self._ui, None
+            ui.stop()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None

@@ -160,13 +160,12 @@ class HttpConnection:
 
     async def _stream(self, body: AsyncIterator[bytes]) -> None:
         gone = asyncio.ensure_future(self.gone.wait())
+        chunk = None
         try:
             while True:
                 chunk = asyncio.ensure_future(body.__anext__())
                 await asyncio.wait((chunk, gone), return_when=asyncio.FIRST_COMPLETED)
                 if not chunk.done():
-                    chunk.cancel()
-                    await asyncio.gather(chunk, return_exceptions=True)
                     raise _Gone()
                 try:
                     data = chunk.result()
@@ -176,6 +175,9 @@ class HttpConnection:
                     await self._write(h11.Data(data=data))
         finally:
             gone.cancel()
+            if chunk is not None and not chunk.done():  # the client left, or the server stops
+                chunk.cancel()
+                await asyncio.gather(chunk, return_exceptions=True)
 
     # -- the request cycle ------------------------------------------------------------------
 

@@ -21,13 +21,16 @@ GatewayHandler = Callable[[HttpRequest], Awaitable["HttpResponse | None"]]
 
 
 class HttpMux:
-    """One HTTP handler for a node: a client URL's (``client``: ``/version`` and, unless
-    ``gateway`` is None, the JSON gateway, with etcd's CORS headers) or a metrics URL's."""
+    """One HTTP handler for a node: a client URL's (``client``: ``/version``, the JSON gateway
+    unless ``gateway`` is None, the browser view unless ``ui`` is None, with etcd's CORS headers)
+    or a metrics URL's."""
 
-    def __init__(self, node: Node, gateway: GatewayHandler | None, client: bool) -> None:
+    def __init__(self, node: Node, gateway: GatewayHandler | None, client: bool,
+                 ui: GatewayHandler | None = None) -> None:
         self.node = node
         self.gateway = gateway
         self.client = client
+        self.ui = ui
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         response = await self._route(request)
@@ -50,6 +53,8 @@ class HttpMux:
             return endpoints.not_found()
         if path == "/version":
             return endpoints.version(request)
+        if self.ui is not None and (path == "/ui" or path.startswith("/ui/")):
+            return await self.ui(request)
         if self.gateway is not None:
             response = await self.gateway(request)
             if response is not None:

@@ -280,6 +280,14 @@ class MVCCStore:
             kvs = [kv._replace(value=b"") for kv in kvs]
         return RangeResult(current, kvs, more, count)
 
+    def key_history(self, key: bytes) -> list[tuple[int, KeyValue | None]]:
+        """Every change of ``key`` still kept (since compaction), oldest first: (revision, the
+        KeyValue it wrote, or None for a delete)."""
+        history = self._index.get(key)
+        if history is None:
+            return []
+        return [(change.main, change.kv) for change in history.changes]
+
     def get(self, key: bytes, revision: int | None = None) -> KeyValue | None:
         """The live KeyValue of ``key`` at ``revision`` (default: latest)."""
         history = self._index.get(key)
