@@ -21,7 +21,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from ..proto._pool import POOL
 from . import messages
-from .gojson import GoJSONError, Value, go_quote, unmarshal
+from .gojson import TOO_DEEP, GoJSONError, Value, go_quote, unmarshal
 
 _F = FieldDescriptor
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -55,8 +55,11 @@ def parse_request(value: Value | None, message_class: Any) -> Any:
     message = message_class()
     if value is None or value.kind == "null":
         return message
-    json_format.ParseDict(_message(value, message.DESCRIPTOR), message,
-                          descriptor_pool=POOL, max_recursion_depth=_MAX_RECURSION)
+    try:
+        fields = _message(value, message.DESCRIPTOR)
+    except RecursionError:
+        raise GoJSONError(TOO_DEEP) from None
+    json_format.ParseDict(fields, message, descriptor_pool=POOL, max_recursion_depth=_MAX_RECURSION)
     return message
 
 

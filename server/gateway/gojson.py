@@ -21,6 +21,8 @@ _ESCAPES = {ord('"'): '"', ord("\\"): "\\", ord("/"): "/", ord("b"): "\b", ord("
             ord("n"): "\n", ord("r"): "\r", ord("t"): "\t"}
 #: Go's limit on nested arrays and objects (encoding/json, Go 1.15+)
 MAX_DEPTH = 10000
+#: what this recursive reader refuses before Python's stack runs out (Go reads up to MAX_DEPTH)
+TOO_DEEP = "etcdlite: JSON nested too deeply for the gateway"
 
 
 class GoJSONError(ValueError):
@@ -338,7 +340,10 @@ def _join_surrogates(parts: list) -> str:
 def unmarshal(data: bytes) -> Value:
     """``data`` as ``json.Unmarshal`` reads it: one value, only space after it."""
     parser = _Parser(data, final=True)
-    value, end = parser.value(0)
+    try:
+        value, end = parser.value(0)
+    except RecursionError:
+        raise GoJSONError(TOO_DEEP) from None
     end = parser.skip_space(end)
     if end < len(data):
         raise parser.error(end, "after top-level value")
@@ -371,6 +376,8 @@ class StreamDecoder:
             value, end = parser.value(start)
         except _NeedMore:
             return None
+        except RecursionError:
+            raise GoJSONError(TOO_DEEP) from None
         except GoJSONError:
             if self.finished and _cut_off(self._buffer, start):
                 raise GoJSONError(messages.JSON_UNEXPECTED_EOF) from None
