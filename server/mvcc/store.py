@@ -280,6 +280,22 @@ class MVCCStore:
             kvs = [kv._replace(value=b"") for kv in kvs]
         return RangeResult(current, kvs, more, count)
 
+    def live_kvs(self, key: bytes, range_end: bytes, limit: int) -> list[KeyValue]:
+        """The first ``limit`` keys of ``[key, range_end)`` that exist now, without counting the
+        rest of the range (as a Range with a limit does)."""
+        found: list[KeyValue] = []
+        for history in self._index.histories_in_range(key, range_end):
+            latest = history.latest()
+            if latest is not None:
+                found.append(latest)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def next_live_key(self, key: bytes, range_end: bytes) -> bytes | None:
+        found = self.live_kvs(key, range_end, 1)
+        return found[0].key if found else None
+
     def key_history(self, key: bytes) -> list[tuple[int, KeyValue | None]]:
         """Every change of ``key`` still kept (since compaction), oldest first: (revision, the
         KeyValue it wrote, or None for a delete)."""

@@ -135,10 +135,9 @@ class Views:
         end = prefix_end(prefix) if prefix else b"\0"
         start = start or b"\0"  # no key is empty: the whole keyspace starts at "\0"
         while len(entries) < limit:
-            found = self._range(INTERNAL, start, end, limit=1, keys_only=True)
-            if not found:
+            key = self.node.store.next_live_key(start, end)
+            if key is None:
                 return {"prefix": b64(prefix), "entries": entries, "next": None}
-            key = found[0].key
             rest = key[len(prefix):]
             slash = rest.find(b"/", 1 if rest.startswith(b"/") else 0)
             if slash >= 0:
@@ -148,7 +147,7 @@ class Views:
                     entries.append({"folder": True, "key": b64(folder), "text": text(rest[:slash + 1])})
                 start = prefix_end(folder)
             else:
-                kvs = self._range(INTERNAL, start, end, limit=limit - len(entries))
+                kvs = self.node.store.live_kvs(start, end, limit - len(entries))
                 for kv in kvs:
                     rest = kv.key[len(prefix):]
                     if rest.find(b"/", 1 if rest.startswith(b"/") else 0) >= 0:
@@ -159,9 +158,14 @@ class Views:
         return {"prefix": b64(prefix), "entries": entries, "next": entries[-1]["key"] if entries else None}
 
     def _any_readable(self, caller: Caller, folder: bytes) -> bool:
-        for kv in self._range(INTERNAL, folder, prefix_end(folder), keys_only=True, limit=1000):
-            if self.may_read(caller, kv.key):
+        start, end = folder, prefix_end(folder)
+        for _ in range(1000):
+            key = self.node.store.next_live_key(start, end)
+            if key is None:
+                return False
+            if self.may_read(caller, key):
                 return True
+            start = key + b"\0"
         return False
 
     def key(self, caller: Caller, key: bytes) -> dict | None:
