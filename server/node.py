@@ -136,6 +136,10 @@ class Node:
         self._expiry_wakeup: asyncio.Event | None = None
         #: called after a reset or restore replaced the state (store, lessor, watch hub)
         self.state_replaced: list[Callable[[], None]] = []
+        #: revoked leases whose deletes are not durable yet, with the revision of those deletes:
+        #: until then readers still see the keys, so they still see the lease (TTL 0), as in etcd,
+        #: where a lease leaves at the revision that deletes its keys
+        self._revoking: dict[int, tuple[int, Lease]] = {}
 
     def start(self) -> None:
         """Start background work (lease expiry) on the running event loop."""
@@ -166,6 +170,9 @@ class Node:
     def _on_durable(self, revision: int) -> None:
         if revision > self.durable_revision:
             self.durable_revision = revision
+        if self._revoking:
+            for lease_id in [i for i, (r, _) in self._revoking.items() if r <= revision]:
+                del self._revoking[lease_id]
         self.watch_hub.on_durable(revision)
 
     async def _durable(self, proposals: int = 1) -> None:
@@ -373,6 +380,7 @@ class Node:
     def _revoke(self, lease: Lease) -> None:
         self.store.delete_keys(sorted(lease.keys))
         self.lessor.remove(lease.id)
+        self._revoking[lease.id] = (self.store.current_revision, lease)
         self._applied()
         self.committer.submit(Batch(self.store.current_revision, leases={lease.id: None},
                                     meta={"raft_index": self.raft_index}))
@@ -403,10 +411,16 @@ class Node:
             for key in self._lease_keys(lease_id):
                 self.auth.check_read(info, key)
         await self.committer.wait()  # from durable state, as LeaseRenew
+        revoking = self._revoking.get(lease_id)
+        if revoking is not None and revoking[0] > self.durable_revision:
+            lease = revoking[1]
+            return 0, lease.ttl, sorted(lease.keys)
         return self.lessor.time_to_live(lease_id)
 
     def lease_ids(self) -> list[int]:
-        return [lease.id for lease in self.lessor.leases_by_expiry()]
+        """Every lease readers can see (a revoked one until its deletes are durable)."""
+        ids = [lease.id for lease in self.lessor.leases_by_expiry()]
+        return ids + [i for i, (r, _) in self._revoking.items() if r > self.durable_revision]
 
     async def expire_leases(self) -> int:
         """Revoke leases whose deadline passed (at most one scan's worth); return how many."""
@@ -659,6 +673,7 @@ class Node:
         store.add_listener(hub.on_commit)
         store.add_listener(self._on_commit)
         self.store, self.lessor, self.watch_hub = store, lessor, hub
+        self._revoking = {}
         self.auth = AuthStore.from_state(snapshot.auth) if snapshot.auth else AuthStore()
         self.tokens.disable()
         self.durable_revision = store.current_revision
