@@ -54,6 +54,7 @@ class WatchService:
     @staticmethod
     async def _handle_requests(requests: AsyncIterator[rpc_pb2.WatchRequest], session: WatchSession) -> None:
         async for request in requests:
+            await session.room()
             kind = request.WhichOneof("request_union")
             if kind == "create_request":
                 c = request.create_request

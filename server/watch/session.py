@@ -3,6 +3,7 @@ create must pass (authorization, supplied by the node)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Callable
 
 from ..errors import AUTH_PERMISSION_DENIED, EtcdError, go_status_text
@@ -13,13 +14,29 @@ from .watch_hub import WatchHub
 DENIED = go_status_text(AUTH_PERMISSION_DENIED())
 
 
+#: answers a stream may hold for its client before its requests stop being read (etcd's watch
+#: server stops reading too once its control and event queues are full)
+REQUEST_BACKLOG = 1024
+
+
 class WatchSession:
-    """A refused create is answered created and cancelled at once, under the ID it asked for."""
+    """A refused create is answered created and cancelled at once, under the ID it asked for.
+
+    Back-pressure: the request reader calls :meth:`room` before each request, which waits while
+    :data:`REQUEST_BACKLOG` answers wait for the client; so a client that sends and never reads
+    holds a bounded amount of server memory (the transport's own window then stops it)."""
 
     def __init__(self, hub: WatchHub, check_create: Callable[[bytes, bytes], None]) -> None:
         self._hub = hub
         self._check_create = check_create
         self.stream = hub.open_stream()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def room(self) -> None:
+        while self.stream.outbox.qsize() >= REQUEST_BACKLOG and not self.stream.closed:
+            self._room.clear()
+            await self._room.wait()
 
     @property
     def outbox(self):
@@ -43,6 +60,9 @@ class WatchSession:
 
     def taken(self, response: WatchResponse) -> None:
         self._hub.taken(self.stream, response)
+        if self.stream.outbox.qsize() < REQUEST_BACKLOG:
+            self._room.set()
 
     def close(self) -> None:
         self._hub.close_stream(self.stream)
+        self._room.set()
