@@ -49,9 +49,12 @@ def test_watch_stays_open_after_the_body_and_delivers_events(target):
     thread = threading.Thread(target=watch)
     thread.start()
     try:
-        for value in ("1", "2"):
-            # the watch may not exist yet: later puts are seen either way, from start revision 0
-            post(target, "/v3/kv/put", {"key": b64("a"), "value": b64(value)})
+        # the watch may not exist yet: keep writing (bounded) until it has seen two events
+        for value in range(1, 100):
+            post(target, "/v3/kv/put", {"key": b64("a"), "value": b64(str(value))})
+            thread.join(0.1)
+            if not thread.is_alive():
+                break
     finally:
         thread.join(30)
     answer = result["answer"]
@@ -59,10 +62,11 @@ def test_watch_stays_open_after_the_body_and_delivers_events(target):
     lines = answer.results()
     assert lines[0]["result"]["created"] is True
     events = [event for line in lines[1:] for event in line["result"]["events"]]
-    assert events, lines
+    assert len(events) >= 2, lines
     assert "type" not in events[0]  # PUT is the zero value
-    assert events[-1]["kv"]["value"] == b64("2")
-    assert events[-1]["prev_kv"]["value"] == b64("1")
+    for event in events:
+        value = int(base64.b64decode(event["kv"]["value"]))
+        assert int(base64.b64decode(event["prev_kv"]["value"])) == value - 1
 
 
 def test_watch_with_a_malformed_first_message(target):
