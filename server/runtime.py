@@ -166,7 +166,11 @@ class Runtime:
             backend.close()
             raise
         try:
-            self.node = Node(self.config, backend, client_urls=[], clock=self.clock)
+            try:
+                self.node = Node(self.config, backend, client_urls=[], clock=self.clock)
+            except StorageError as exc:  # the data dir loads as corrupt
+                backend.close()
+                raise StartupError(str(exc)) from None
             self.node.start()
             if initial is not None:
                 await self._load_initial_snapshot(initial)

@@ -6,6 +6,12 @@ Layout (named databases):
              ``auth``: the auth store as JSON
   ``lease`` — lease ID → granted TTL (both 8-byte big-endian signed integers)
 
+Every value is sealed with its CRC-32C (:mod:`.integrity`, storage format 2; a format-1 dir is
+sealed on first open), verified on load: a damaged record is refused, never served. The file is
+checked against LMDB's meta pages before it is mapped, and ``etcdlite.format`` (written once the
+environment exists) tells an initialised data dir whose data file went missing or empty from a
+new one.
+
 Every ``write`` is one LMDB write transaction committed with fsync: LMDB flushes the data pages
 in the commit, and the meta page (the one that makes the transaction durable) is flushed right after
 by an explicit sync, so the two can be timed apart (``commit_seconds``: the whole durable commit;
@@ -29,11 +35,15 @@ from ..mvcc.kv import decode_key_value
 from ..mvcc.revision import bytes_to_revision
 from .backend import Backend, Batch, StorageError, StoredState
 from .histogram import DISK_SECONDS, Observations
+from .integrity import CorruptRecord, check_lmdb_file, corrupt, seal, unseal
 
-FORMAT = b"etcdlite/1"
+FORMAT = b"etcdlite/2"
 _FORMAT_PREFIX = b"etcdlite/"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+_UNSEALED_FORMAT = b"etcdlite/1"
 _LOCK_FILE = "etcdlite.lock"
+_MARKER_FILE = "etcdlite.format"
+_DATA_FILE = "data.mdb"
 _ENV_DIR = "lmdb"
 _INT = struct.Struct(">q")
 _MAP_SIZE = 64 << 30  # address space only; the file grows as data does
@@ -71,11 +81,14 @@ class LmdbBackend(Backend):
         self._check_directory()
         self._lock()
         try:
+            initialised = self._check_data_file()
             self._open_env()
-            self._check_format()
+            self._check_format(initialised)
+            if not initialised:
+                self._write_marker()
         except lmdb.Error as exc:
             self._unlock()
-            raise StorageError(f"cannot open data dir {self.data_dir}: {exc}") from None
+            raise corrupt(self.data_dir, f"LMDB cannot open it ({exc})") from None
         except StorageError:
             self._unlock()
             raise
@@ -90,6 +103,30 @@ class LmdbBackend(Backend):
         self._leases = env.open_db(b"lease")
         self._env = env
 
+    def _check_data_file(self) -> bool:
+        """Whether the data dir was initialised; refuses one whose data file is gone, empty or
+        shorter than LMDB's own meta pages say (before LMDB maps it)."""
+        marker = os.path.join(self.data_dir, _MARKER_FILE)
+        path = os.path.join(self.data_dir, _ENV_DIR, _DATA_FILE)
+        initialised = os.path.exists(marker)
+        exists = os.path.exists(path)
+        size = os.path.getsize(path) if exists else 0
+        if initialised and size == 0:
+            raise corrupt(self.data_dir, f"{path} is {'empty' if exists else 'missing'}, but the "
+                                         f"data dir was initialised ({marker})")
+        if size:
+            check_lmdb_file(self.data_dir, path)
+        return initialised
+
+    def _write_marker(self) -> None:
+        path = os.path.join(self.data_dir, _MARKER_FILE)
+        with open(path + ".tmp", "wb") as file:
+            file.write(FORMAT + b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(path + ".tmp", path)
+        _fsync_path(self.data_dir)
+
     def _check_directory(self) -> None:
         try:
             entries = set(os.listdir(self.data_dir))
@@ -98,7 +135,7 @@ class LmdbBackend(Backend):
         if "member" in entries:
             raise StorageError(
                 f"{self.data_dir} is an etcd data dir (has member/); etcdlite will not touch it")
-        foreign = entries - {_LOCK_FILE, _ENV_DIR}
+        foreign = entries - {_LOCK_FILE, _ENV_DIR, _MARKER_FILE}
         if foreign and _ENV_DIR not in entries:
             raise StorageError(
                 f"{self.data_dir} is not empty and holds no etcdlite data; refusing to use it")
@@ -122,14 +159,18 @@ class LmdbBackend(Backend):
             os.close(self._lock_fd)
             self._lock_fd = -1
 
-    def _check_format(self) -> None:
+    def _check_format(self, initialised: bool) -> None:
         with self._env.begin(write=True) as txn:
             found = txn.get(b"format", db=self._meta)
             if found is None:
+                if initialised:
+                    raise corrupt(self.data_dir, "its LMDB environment holds no format record")
                 if txn.stat(self._keys)["entries"]:
                     raise StorageError(f"{self.data_dir} has data but no etcdlite format marker")
                 txn.put(b"format", FORMAT, db=self._meta)
-        if found is None:
+            elif found == _UNSEALED_FORMAT:
+                self._seal_everything(txn)
+        if found is None or found == _UNSEALED_FORMAT:
             self._env.sync(True)  # the meta page is not flushed by the commit
             return
         if found == FORMAT:
@@ -142,9 +183,27 @@ class LmdbBackend(Backend):
                     f"this one reads {_FORMAT_VERSION})")
         raise StorageError(f"{self.data_dir} has an unknown storage format {found!r}")
 
+    def _seal_everything(self, txn: lmdb.Transaction) -> None:
+        """Format 1 → 2: every value gains its checksum (in the opening transaction)."""
+        for db in (self._keys, self._leases, self._meta):
+            records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db) if k != b"format"]
+            for key, value in records:
+                txn.put(key, seal(value), db=db)
+        txn.put(b"format", FORMAT, db=self._meta)
+
     # -- Backend ----------------------------------------------------------------------------
 
     def load(self) -> StoredState:
+        try:
+            return self._load()
+        except CorruptRecord as exc:
+            raise corrupt(self.data_dir, str(exc)) from None
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
+            raise corrupt(self.data_dir, f"a record cannot be decoded ({exc})") from None
+        except lmdb.Error as exc:
+            raise corrupt(self.data_dir, f"LMDB cannot read it ({exc})") from None
+
+    def _load(self) -> StoredState:
         changes: list[Change] = []
         meta: dict[str, int] = {}
         compact_revision = -1
@@ -152,16 +211,17 @@ class LmdbBackend(Backend):
         auth = None
         with self._env.begin() as txn:
             for lease_id, ttl in txn.cursor(db=self._leases):
-                leases[_INT.unpack(lease_id)[0]] = _INT.unpack(ttl)[0]
+                leases[_INT.unpack(lease_id)[0]] = _INT.unpack(unseal(ttl))[0]
             for rev_key, value in txn.cursor(db=self._keys):
                 main, sub, tombstone = bytes_to_revision(rev_key)
-                kv = decode_key_value(value)
+                kv = decode_key_value(unseal(value))
                 changes.append(Change(main, sub, kv.key, None if tombstone else kv))
             for name, value in txn.cursor(db=self._meta):
                 if name == b"format":
                     continue
+                value = unseal(value)
                 if name == b"auth":
-                    auth = bytes(value)
+                    auth = value
                     continue
                 number = _INT.unpack(value)[0]
                 if name == b"compact_revision":
@@ -189,20 +249,20 @@ class LmdbBackend(Backend):
         put = txn.put
         keys = self._keys
         for change in batch.changes:
-            put(change.storage_key(), change.storage_value(), db=keys)
+            put(change.storage_key(), seal(change.storage_value()), db=keys)
         for change in batch.compacted:
             txn.delete(change.storage_key(), db=keys)
         if batch.compact_revision is not None:
-            put(b"compact_revision", _INT.pack(batch.compact_revision), db=self._meta)
+            put(b"compact_revision", seal(_INT.pack(batch.compact_revision)), db=self._meta)
         for name, number in batch.meta.items():
-            put(name.encode(), _INT.pack(number), db=self._meta)
+            put(name.encode(), seal(_INT.pack(number)), db=self._meta)
         for lease_id, ttl in batch.leases.items():
             if ttl is None:
                 txn.delete(_INT.pack(lease_id), db=self._leases)
             else:
-                put(_INT.pack(lease_id), _INT.pack(ttl), db=self._leases)
+                put(_INT.pack(lease_id), seal(_INT.pack(ttl)), db=self._leases)
         if batch.auth is not None:
-            put(b"auth", batch.auth, db=self._meta)
+            put(b"auth", seal(batch.auth), db=self._meta)
 
     def size(self) -> tuple[int, int]:
         with self._env_lock:
