@@ -90,6 +90,10 @@ URL_HAS_PATH = "URL must not contain a path: {url}"
 # -- the HTTP side of the client URL (Go's net/http, etcdhttp) --------------------------------
 HTTP_NOT_FOUND = "404 page not found\n"
 HTTP_METHOD_NOT_ALLOWED = "Method Not Allowed\n"
+HTTP_MOVED = '<a href="{location}">Moved Permanently</a>.\n\n'
+# embed/serve.go's accessController, for a gateway call with a client certificate while auth is on
+GATEWAY_COMMON_NAME = ("CommonName of client sending a request against gateway will be ignored and "
+                       "not used as expected\n")
 HEALTH_ALARM = {1: "ALARM NOSPACE", 2: "ALARM CORRUPT"}  # by AlarmType; others "ALARM UNKNOWN"
 HEALTH_ALARM_UNKNOWN = "ALARM UNKNOWN"
 HEALTH_RANGE_ERROR = "RANGE ERROR:{error}"

@@ -41,10 +41,21 @@ _DRAIN_LIMIT = 4 * 1024 * 1024
 #: keep-alive connection is closed after the same time
 IDLE_TIMEOUT = 300.0
 _MAX_HEAD_BYTES = 1024 * 1024  # Go's DefaultMaxHeaderBytes
+_GO_BODY_WAIT = 256 * 1024  # net/http's maxPostHandlerReadBytes
 
 
 class _Gone(Exception):
     pass
+
+
+def _verified_common_name(writer: asyncio.StreamWriter) -> str | None:
+    """The CN of the client certificate TLS verified (``getpeercert`` is empty unless it was)."""
+    certificate = writer.get_extra_info("peercert") or {}
+    for rdn in certificate.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return value
+    return None
 
 
 def _canonical(name: str) -> bytes:
@@ -73,9 +84,13 @@ class HttpConnection:
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
         self._requests: asyncio.Queue[h11.Request | None] = asyncio.Queue()
         self._body: asyncio.Queue[bytes | None] | None = None
+        #: set when the request in progress has sent its whole body (or 256 KiB of it)
+        self._body_read = asyncio.Event()
+        self._body_bytes = 0
         self._next_cycle = asyncio.Event()
         self.gone = asyncio.Event()
         self._bad_request: str | None = None
+        self._common_name = _verified_common_name(writer) if secure else None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -93,11 +108,17 @@ class HttpConnection:
                     await self._next_cycle.wait()
                 elif isinstance(event, h11.Request):
                     self._body = asyncio.Queue(_BODY_QUEUE_CHUNKS)
+                    self._body_read.clear()
+                    self._body_bytes = 0
                     self._requests.put_nowait(event)
                 elif isinstance(event, h11.Data):
+                    self._body_bytes += len(event.data)
+                    if self._body_bytes >= _GO_BODY_WAIT:
+                        self._body_read.set()
                     if self._body is not None:
                         await self._body.put(bytes(event.data))
                 elif isinstance(event, h11.EndOfMessage):
+                    self._body_read.set()
                     if self._body is not None:
                         await self._body.put(None)
                 elif isinstance(event, h11.ConnectionClosed):
@@ -150,6 +171,7 @@ class HttpConnection:
             self._writer.write(data + self._h11.send(h11.EndOfMessage()))
             await self._writer.drain()
             return
+        await self._wait_for_the_body()
         await self._write(self._head(response, None))
         try:
             if not head_only:
@@ -157,6 +179,21 @@ class HttpConnection:
         finally:
             await body.aclose()
         await self._write(h11.EndOfMessage())
+
+    async def _wait_for_the_body(self) -> None:
+        """Go's HTTP/1 server reads (up to 256 KiB of) the rest of the request body before a
+        handler's first write goes out, so etcd answers a stream only once its request body has
+        ended: do the same (while the handler, not reading, would hold the body back, go on)."""
+        while not self._body_read.is_set() and not self.gone.is_set():
+            if self._body is not None and self._body.full():
+                return
+            waiter = asyncio.ensure_future(self._body_read.wait())
+            gone = asyncio.ensure_future(self.gone.wait())
+            try:
+                await asyncio.wait((waiter, gone), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                gone.cancel()
 
     async def _stream(self, body: AsyncIterator[bytes]) -> None:
         gone = asyncio.ensure_future(self.gone.wait())
@@ -214,6 +251,7 @@ class HttpConnection:
             headers=[(name.decode("latin-1"), value.decode("latin-1"))
                      for name, value in head.headers],
             http_version=head.http_version.decode("ascii"), secure=self._secure,
+            common_name=self._common_name,
             body=RequestBody(self._body_chunks(body_queue)))
         try:
             response = await self._handler(request)

@@ -43,6 +43,8 @@ class HttpRequest:
     http_version: str = "1.1"
     #: whether it came over TLS
     secure: bool = False
+    #: the common name of the client certificate TLS verified (None: none, or not verified)
+    common_name: str | None = None
     body: RequestBody = field(default_factory=lambda: RequestBody(_no_chunks()))
 
     def header(self, name: str) -> str | None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable
 
+from .. import etcd_messages as msg
 from ..node import Node
 from . import endpoints
-from .message import HttpRequest, HttpResponse
+from .message import HttpRequest, HttpResponse, text
 
 #: etcd's client URL answers every request with these (its gateway mux wraps the whole mux)
 CORS_HEADERS = [
@@ -18,6 +19,28 @@ CORS_HEADERS = [
 ]
 
 GatewayHandler = Callable[[HttpRequest], Awaitable["HttpResponse | None"]]
+
+
+def clean_path(path: str) -> str:
+    """Go's ServeMux path cleaning: one slash each, no ``.`` or ``..`` (rooted), a trailing
+    slash kept."""
+    if not path:
+        return "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    cleaned = "/" + "/".join(parts)
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned
 
 
 class HttpMux:
@@ -33,10 +56,33 @@ class HttpMux:
         self.ui = ui
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = await self._route(request)
+        """etcd's access controller (embed/serve.go) in front of Go's ServeMux: the gateway's
+        client-certificate refusal, the CORS headers, OPTIONS answered for every path, then
+        ServeMux's redirect of unclean paths and the routes."""
         if self.client:
+            if self._refuses_common_name(request):
+                return text(400, msg.GATEWAY_COMMON_NAME, headers=[("x-content-type-options", "nosniff")])
+            if request.method == "OPTIONS":
+                response = HttpResponse(200, [], b"")
+            else:
+                response = await self._clean_or_route(request)
             response.headers[:0] = CORS_HEADERS
-        return response
+            return response
+        return await self._clean_or_route(request)
+
+    def _refuses_common_name(self, request: HttpRequest) -> bool:
+        config = self.node.config
+        return bool(request.secure and request.common_name and config.client_cert_auth
+                    and config.enable_grpc_gateway and self.node.auth.enabled
+                    and request.path.startswith("/v3/"))
+
+    async def _clean_or_route(self, request: HttpRequest) -> HttpResponse:
+        cleaned = clean_path(request.path)
+        if cleaned != request.path:
+            location = cleaned + ("?" + request.query_string if request.query_string else "")
+            body = msg.HTTP_MOVED.format(location=location) if request.method in ("GET", "HEAD") else ""
+            return text(301, body, "text/html; charset=utf-8", headers=[("location", location)])
+        return await self._route(request)
 
     async def _route(self, request: HttpRequest) -> HttpResponse:
         path, node = request.path, self.node

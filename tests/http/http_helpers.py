@@ -53,3 +53,13 @@ def get(target: Target, path: str, **options) -> Answer:
     if target.secure and "context" not in options:
         options["context"] = tls_context(target)
     return call(target.url, "GET", path, **options)
+
+
+def enable_auth(target: Target, password: str = "rootpw") -> None:
+    """User root with role root, then auth on (over gRPC: the target's own channel)."""
+    from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
+
+    auth = rpc_pb2_grpc.AuthStub(target.channel)
+    auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password=password))
+    auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
+    auth.AuthEnable(rpc_pb2.AuthEnableRequest())

@@ -196,3 +196,44 @@ def test_https_serves_health_and_metrics_and_client_cert_auth_needs_a_certificat
         assert server.kv.Range(rpc_pb2.RangeRequest(key=b"k")).count == 0  # gRPC beside it
     finally:
         server.close()
+
+
+def test_options_is_answered_200_for_every_path_with_the_cors_headers(server):
+    for path in ("/health", "/nope", "/version", "/v3/kv/range", "/metrics"):
+        answer = call(server.url, "OPTIONS", path)
+        assert (answer.status, answer.body) == (200, b""), path
+        assert {name: answer.headers.get(name) for name in CORS} == CORS
+
+
+def test_unclean_paths_are_redirected_to_the_clean_one_as_gos_servemux_does(server):
+    for path, clean in (("//health", "/health"), ("/a/../version", "/version"),
+                        ("/./health", "/health"), ("/x/..//v3/", "/v3/")):
+        answer = call(server.url, "GET", path)
+        assert answer.status == 301, path
+        assert answer.headers["location"] == clean
+        assert answer.body == f'<a href="{clean}">Moved Permanently</a>.\n\n'.encode()
+    assert call(server.url, "GET", "//health?serializable=true").headers["location"] == \
+        "/health?serializable=true"
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_a_gateway_call_with_a_client_certificate_is_refused_while_auth_is_on(name, tmp_path):
+    """etcd's access controller: with --client-cert-auth and auth enabled, a /v3/ call whose
+    client certificate has a CN gets 400 (the gateway would drop the CN)."""
+    from etcdlite.tls import make_test_certificates
+    from http_helpers import enable_auth, tls_context
+
+    server = start_target(name, tmp_path, tls=make_test_certificates(tmp_path / "certs"),
+                          client_cert_auth=True, bcrypt_cost=4, etcd_args=["--bcrypt-cost", "4"])
+    try:
+        context = tls_context(server)
+        assert call(server.url, "POST", "/v3/kv/range", b'{"key": "YQ=="}', context=context).status == 200
+        enable_auth(server)
+        refused = call(server.url, "POST", "/v3/kv/range", b'{"key": "YQ=="}', context=context)
+        assert (refused.status, refused.body) == (400, b"CommonName of client sending a request "
+                                                       b"against gateway will be ignored and not "
+                                                       b"used as expected\n")
+        assert "access-control-allow-origin" not in refused.headers
+        assert call(server.url, "GET", "/health", context=context).status == 200
+    finally:
+        server.close()
