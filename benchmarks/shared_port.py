@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
-"""The cost of HTTP and gRPC sharing the client port, to gRPC: the same etcdlite twice, once with
-the shared port (the default: the front thread forwards gRPC connections to grpc core over a
-unix socket, see server/http/front.py) and once with a gRPC-only client port
-(``--listen-client-http-urls`` moves HTTP to a port of its own, so grpc core listens on the client
-port itself) — Put and Range at 64 clients, in memory and on LMDB, with the empty-answer grpcio
-server as ceiling.
+"""The client port, side by side in one run: (1) the cost of HTTP and gRPC sharing the port, to
+gRPC — the same etcdlite twice, once with the shared port (the default: the front thread forwards
+gRPC connections to grpc core over a unix socket, see server/http/front.py) and once with a
+gRPC-only client port (``--listen-client-http-urls`` moves HTTP to a port of its own, so grpc core
+listens on the client port itself); (2) the JSON gateway's Put and Range throughput (etcdload
+``-transport http``: Go's HTTP/1.1 client, keep-alive) against real etcd 3.4.23's and 3.5.1's
+gateways. 64 clients, in memory and on LMDB, with the empty-answer grpcio server as gRPC ceiling.
 
 All servers are up at once; each round runs every instance once, in a fresh random order, and the
 shared/gRPC-only ratio is taken within the round (paired), so drift on a shared machine hits both
 sides alike. Runs during which other processes used more than --max-other cores are retried and
 left out. The report gives the median of the paired ratios and their spread.
 
-  python benchmarks/shared_port.py                     # ~20 rounds, about 15 minutes
-  python benchmarks/shared_port.py --rounds 4 --duration 3
+  python benchmarks/shared_port.py                     # 20 rounds, about an hour
+  python benchmarks/shared_port.py --rounds 6 --storage memory
 
 Writes results/shared-port-<timestamp>.json and prints markdown.
 """
@@ -62,7 +63,24 @@ def build(args) -> list[tuple[Target, argparse.Namespace, str, str]]:
     instances.append((Target("empty-aio", "empty-aio", "empty", mode="aio", python=args.python,
                              grpcio=run_kv.grpc_version_of(args.python)), ceiling, "-", "ceiling"))
     instances[-1][0].meta["workers"] = 16
+    for version, binary in (("3.4", args.etcd34), ("3.5", args.etcd35)):
+        if binary and os.path.exists(binary):
+            ns = copy.copy(base)
+            ns.etcd_bin = binary
+            instances.append((Target("etcd", f"etcd-{version}", "etcd"), ns, "-", "etcd"))
     return instances
+
+
+def gateway_ns(ns: argparse.Namespace) -> argparse.Namespace:
+    gateway = copy.copy(ns)
+    gateway.transport = "http"
+    return gateway
+
+
+def _median_rps(report: dict, name: str, op: str, via: str) -> float:
+    values = [r["rps"] for r in report["runs"] if r["target"] == name and r.get("op") == op
+              and r.get("via") == via and "rps" in r and not r["contaminated"]]
+    return statistics.median(values) if values else float("nan")
 
 
 def main() -> int:
@@ -79,6 +97,8 @@ def main() -> int:
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=1800.0)
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--etcd34", default="/usr/bin/etcd")
+    p.add_argument("--etcd35", default="/opt/etcd-3.5.1/etcd")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="")
     args = p.parse_args()
@@ -111,19 +131,24 @@ def main() -> int:
                 order = instances[:]
                 rnd.shuffle(order)
                 results = {}
-                for t, ns, storage, kind in order:
+                runs = [(t, ns, storage, kind, "grpc") for t, ns, storage, kind in order
+                        if kind != "etcd"]
+                runs += [(t, gateway_ns(ns), storage, kind, "gateway") for t, ns, storage, kind in order
+                         if kind in ("shared", "etcd")]
+                rnd.shuffle(runs)
+                for t, ns, storage, kind, via in runs:
                     if time.monotonic() - t0 > args.max_seconds:
                         break
                     for attempt in range(1 + args.retries):
                         r = run_kv.run_load(t, op, args.clients, ns)
-                        r.update(target=t.name, round=round_, storage=storage, port=kind,
+                        r.update(target=t.name, round=round_, storage=storage, port=kind, via=via,
                                  contaminated=(r.get("other_cores") or 0.0) > args.max_other)
                         report["runs"].append(r)
                         if not r["contaminated"] or attempt == args.retries:
                             break
-                    if "rps" in r and not r["contaminated"]:
+                    if "rps" in r and not r["contaminated"] and via == "grpc":
                         results[(storage, kind)] = r["rps"]
-                    print(f"  [{round_}] {t.name:<26} {op:<5} "
+                    print(f"  [{round_}] {t.name:<26} {via:<7} {op:<5} "
                           + (f"{r['rps']:,.0f} rps p99={r['p99_ms']:.2f} ms other={r.get('other_cores')}"
                              if "rps" in r else f"ERROR {r.get('error')}"), file=sys.stderr, flush=True)
                 for storage in args.storage.split(","):
@@ -143,16 +168,21 @@ def main() -> int:
     for key, ratios in sorted(report["ratios"].items()):
         storage, op = key.split("/")
 
-        def median_rps(name: str) -> float:
-            values = [r["rps"] for r in report["runs"] if r["target"] == name and r.get("op", op) == op
-                      and "rps" in r and not r["contaminated"]]
-            return statistics.median(values) if values else float("nan")
+        def median_rps(name: str, via: str = "grpc") -> float:
+            return _median_rps(report, name, op, via)
 
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
         lines.append(f"| {storage} | {op} | {len(ratios)} | {statistics.median(ratios):.3f} | "
                      f"{quartiles[0]:.3f}–{quartiles[2]:.3f} | "
                      f"{median_rps(f'etcdlite-{storage}-shared'):,.0f} | "
                      f"{median_rps(f'etcdlite-{storage}-grpc-only'):,.0f} | {median_rps('empty-aio'):,.0f} |")
+    lines += ["", "| JSON gateway, 64 clients | call | rps | × etcd 3.4.23 | × etcd 3.5.1 |",
+              "|---|---|---|---|---|"]
+    for op in ops:
+        e34, e35 = _median_rps(report, "etcd-3.4", op, "gateway"), _median_rps(report, "etcd-3.5", op, "gateway")
+        for name in [f"etcdlite-{s}-shared" for s in args.storage.split(",")] + ["etcd-3.4", "etcd-3.5"]:
+            rps = _median_rps(report, name, op, "gateway")
+            lines.append(f"| {name.replace('-shared', '')} | {op} | {rps:,.0f} | {rps / e34:.2f} | {rps / e35:.2f} |")
     report["markdown"] = "\n".join(lines)
     out = Path(args.out) if args.out else run_kv.RESULTS / f"shared-port-{started:%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(report, indent=1))

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -196,7 +197,7 @@ func main() {
 	seq := flag.Bool("seq", false, "sequential keys per caller instead of random")
 	timeout := flag.Duration("timeout", 0, "per-call deadline, grpc transport only (0: none; calls still in flight 5s after the end are cancelled)")
 	dialTimeout := flag.Duration("dial-timeout", 5*time.Second, "connection establishment deadline")
-	transport := flag.String("transport", "h2", "h2: built-in minimal HTTP/2 gRPC client (lowest CPU); grpc: grpc-go")
+	transport := flag.String("transport", "h2", "h2: built-in minimal HTTP/2 gRPC client (lowest CPU); grpc: grpc-go; http: the JSON gateway over HTTP/1.1")
 	procs := flag.Int("procs", 0, "GOMAXPROCS (0: Go default = number of CPUs)")
 	flag.BoolVar(&h2Yield, "h2-yield", true, "h2: yield once before flushing so more requests share one write")
 	flag.StringVar(&h2Token, "token", "", "send gRPC metadata \"token: <value>\" on every call (etcd's auth token; both transports)")
@@ -243,16 +244,20 @@ func main() {
 	keys := make([][]byte, *keyspace)
 	reqs := make([][]byte, *keyspace)
 	puts := make([][]byte, *keyspace)
+	jsonOf := make(map[string][]byte, 2**keyspace)
 	for i := 0; i < *keyspace; i++ {
 		keys[i] = makeKey(*prefix, i, *keySize)
 		puts[i] = encPut(keys[i], val)
+		jsonOf[string(puts[i])] = jsonPut(keys[i], val)
 		switch *op {
 		case "put":
 			reqs[i] = puts[i]
 		case "range":
 			reqs[i] = encRange(keys[i], *serializable)
+			jsonOf[string(reqs[i])] = jsonRange(keys[i], *serializable)
 		case "txn":
 			reqs[i] = encTxn(keys[i], val)
+			jsonOf[string(reqs[i])] = jsonTxn(keys[i], val)
 		}
 	}
 
@@ -266,7 +271,12 @@ func main() {
 	// Connections.
 	var gcc []*grpc.ClientConn
 	var hcc []*h2conn
-	for i := 0; i < *conns; i++ {
+	var gateway *httpCaller
+	if *transport == "http" {
+		gateway = &httpCaller{client: &http.Client{Transport: newHTTPTransport(*clients, *dialTimeout)},
+			base: "http://" + ep, token: h2Token}
+	}
+	for i := 0; i < *conns && gateway == nil; i++ {
 		switch *transport {
 		case "grpc":
 			ctx, cancel := context.WithTimeout(context.Background(), *dialTimeout)
@@ -308,6 +318,11 @@ func main() {
 
 	// newCaller returns a function performing one call on the w-th caller's connection.
 	newCaller := func(w int) func(method string, msg, framed []byte) error {
+		if gateway != nil {
+			return func(method string, msg, _ []byte) error {
+				return gateway.invoke(method, jsonOf[string(msg)])
+			}
+		}
 		if *transport == "grpc" {
 			c := gcc[w%len(gcc)]
 			var out []byte
