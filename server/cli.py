@@ -468,8 +468,18 @@ async def _serve(config: Config) -> None:
         log.warning("time control enabled: the clock moves only through "
                     "etcdlite.admin.v1.Admin/AdvanceClock")
     print(f"etcdlite: serving on {', '.join(runtime.client_urls)}", flush=True)
-    await stop.wait()
+    stopped, failed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runtime.failed.wait())
+    await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    failed.cancel()
     await runtime.stop()
+    if runtime.failure is not None:
+        raise DiskFailure(f"stopped: the data dir refused a write ({runtime.failure}); every "
+                          "write acknowledged before it is durable")
+
+
+class DiskFailure(Exception):
+    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import StartupError
     try:
         asyncio.run(_serve(config))
-    except StartupError as exc:
+    except (StartupError, DiskFailure) as exc:
         print(f"etcdlite: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

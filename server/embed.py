@@ -125,6 +125,13 @@ class EtcdLite:
         return list(self._running().client_urls)
 
     @property
+    def failure(self) -> BaseException | None:
+        """The disk error after which nothing can be made durable (every write then answers
+        UNAVAILABLE "etcdserver: server stopped"; the command line exits instead), or None."""
+        runtime = self._runtime
+        return runtime.failure if runtime is not None else None
+
+    @property
     def http_urls(self) -> list[str]:
         """The bound ``listen_client_http_urls`` (HTTP only; then :attr:`urls` serve gRPC only).
         Without them, every client URL serves HTTP (JSON gateway, /health, /metrics) too."""

@@ -124,7 +124,9 @@ class Node:
 
         self.watch_hub = WatchHub(self.store, lambda: self.durable_revision, self.clock,
                                   config.watch_progress_notify_interval)
-        self.committer = GroupCommitter(backend, self._on_durable)
+        self.committer = GroupCommitter(backend, self._on_durable, self._on_disk_failure)
+        #: told when the disk refused a write: every later write fails, so the server stops
+        self.disk_failed: list[Callable[[BaseException], None]] = []
         self.store.add_listener(self.lessor.on_commit)
         self.store.add_listener(self.watch_hub.on_commit)
         self.store.add_listener(self._on_commit)  # persists; may report durability at once
@@ -166,6 +168,10 @@ class Node:
     def _on_commit(self, commit: Commit) -> None:
         self.committer.submit(Batch(commit.revision, commit.changes, commit.compacted,
                                     commit.compact_revision, {"raft_index": self.raft_index + 1}))
+
+    def _on_disk_failure(self, exc: BaseException) -> None:
+        for callback in list(self.disk_failed):
+            callback(exc)
 
     def _on_durable(self, revision: int) -> None:
         if revision > self.durable_revision:

@@ -142,6 +142,9 @@ class Runtime:
         self._socket_dir: str | None = None
         self._http: HttpServing | None = None
         self._ui = None
+        #: the disk error that stopped the server (etcd exits on one: every later write would fail)
+        self.failure: BaseException | None = None
+        self.failed: asyncio.Event | None = None
         #: the files TLS listeners serve with (None: no https URL)
         self.tls_files: tls.ServerFiles | None = None
         self._tls_paths: tuple[str, str] | None = None
@@ -171,6 +174,8 @@ class Runtime:
             except StorageError as exc:  # the data dir loads as corrupt
                 backend.close()
                 raise StartupError(str(exc)) from None
+            self.failed = asyncio.Event()
+            self.node.disk_failed.append(self._disk_failed)
             self.node.start()
             if initial is not None:
                 await self._load_initial_snapshot(initial)
@@ -211,6 +216,15 @@ class Runtime:
             raise
         log.info("etcdlite serving clients on %s (%s)", ", ".join(bound),
                  f"data dir {self.config.data_dir}" if self.config.data_dir else "in memory")
+
+    def _disk_failed(self, exc: BaseException) -> None:
+        """The disk refused a write: nothing after it can be made durable, so stop serving (etcd
+        exits), and let whoever runs the server know (the command line exits non-zero)."""
+        if self.failure is None:
+            self.failure = exc
+            log.critical("stopping: the data dir refused a write (%s); nothing written after it "
+                         "was acknowledged", exc)
+            self.failed.set()
 
     def _gateway(self):
         if not self.config.enable_grpc_gateway:

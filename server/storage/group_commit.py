@@ -23,9 +23,12 @@ class DurabilityError(Exception):
 
 
 class GroupCommitter:
-    def __init__(self, backend: Backend, on_durable: Callable[[int], None]) -> None:
+    def __init__(self, backend: Backend, on_durable: Callable[[int], None],
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
         self._backend = backend
         self._on_durable = on_durable
+        #: told once when the backend refuses a write (nothing is durable after it)
+        self._on_failure = on_failure
         self._pending: Batch | None = None
         self._pending_done: asyncio.Future | None = None
         self._inflight_done: asyncio.Future | None = None
@@ -78,6 +81,8 @@ class GroupCommitter:
                 except Exception as exc:  # the disk refused: nothing after this is durable
                     log.critical("backend write failed: %s", exc)
                     self.failure = exc
+                    if self._on_failure is not None:
+                        self._on_failure(exc)
                     done.set_exception(DurabilityError(str(exc)))
                     if self._pending_done is not None:
                         self._pending_done.set_exception(DurabilityError(str(exc)))
