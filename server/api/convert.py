@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..mvcc import requests as core
 from ..mvcc.kv import KeyValue
+from .. import errors
 from ..proto import kv_pb2, rpc_pb2
 
 PbKeyValue = kv_pb2.KeyValue
@@ -33,7 +34,13 @@ def compare(pb: rpc_pb2.Compare) -> core.Compare:
     return cmp
 
 
-def request_op(pb: rpc_pb2.RequestOp) -> core.RequestOp:
+#: nested txns deeper than this are answered "too many operations" without converting them: etcd
+#: spends at least one op of its budget (--max-txn-ops, default 128) per level, so with a budget up
+#: to this deep it refuses them anyway, and deeper recursion would exhaust Python's stack
+NESTING_LIMIT = 200
+
+
+def request_op(pb: rpc_pb2.RequestOp, depth: int = 0) -> core.RequestOp:
     kind = pb.WhichOneof("request")
     if kind == "request_range":
         return range_request(pb.request_range)
@@ -42,15 +49,17 @@ def request_op(pb: rpc_pb2.RequestOp) -> core.RequestOp:
     if kind == "request_delete_range":
         return delete_request(pb.request_delete_range)
     if kind == "request_txn":
-        return txn_request(pb.request_txn)
+        return txn_request(pb.request_txn, depth + 1)
     return None
 
 
-def txn_request(pb: rpc_pb2.TxnRequest) -> core.TxnRequest:
+def txn_request(pb: rpc_pb2.TxnRequest, depth: int = 0) -> core.TxnRequest:
+    if depth > NESTING_LIMIT:
+        raise errors.TOO_MANY_OPS
     return core.TxnRequest(
         [compare(c) for c in pb.compare],
-        [request_op(op) for op in pb.success],
-        [request_op(op) for op in pb.failure])
+        [request_op(op, depth) for op in pb.success],
+        [request_op(op, depth) for op in pb.failure])
 
 
 def key_value(kv: KeyValue) -> kv_pb2.KeyValue:

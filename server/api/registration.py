@@ -53,9 +53,38 @@ def _decoder(message_class: Any, counts: Any = None):
         try:
             return parse(data)
         except DecodeError as exc:
+            if _MAX_DEPTH in str(exc):
+                return _parse_deep(parse, data, exc)
             return Malformed(str(exc))
 
     return decode
+
+
+_MAX_DEPTH = "MaxDepth"
+
+
+def _parse_deep(parse: Callable, data: bytes, exc: DecodeError) -> Any:
+    """A message nested deeper than upb's default limit (100: a txn nested 50 levels), which
+    grpc-go decodes. upb's only switch is process-wide, so it is turned on for this one parse
+    (the GIL holds other threads off meanwhile)."""
+    allow = _allow_oversize()
+    if allow is None:
+        return Malformed(str(exc))
+    allow(True)
+    try:
+        return parse(data)
+    except DecodeError as again:
+        return Malformed(str(again))
+    finally:
+        allow(False)
+
+
+def _allow_oversize() -> Callable[[bool], None] | None:
+    try:
+        from google._upb import _message
+    except ImportError:  # another protobuf implementation: its own limits stand
+        return None
+    return getattr(_message, "SetAllowOversizeProtos", None)
 
 
 def _encoder(message_class: Any, counts: Any = None):
