@@ -337,7 +337,8 @@ FLAGS: list[Flag] = [
     # -- Experimental feature ------------------------------------------------------------------
     Flag("experimental-initial-corrupt-check", "bool", False, _E,
          "Enable to check data corruption before serving any client/peer traffic.", NOTICE,
-         "there are no other members to compare hashes with"),
+         "etcdlite always checks every stored record's checksum before serving, and there are no "
+         "other members to compare hashes with"),
     Flag("experimental-corrupt-check-time", "duration", 0.0, _E,
          "Duration of time between cluster corruption check passes.", NOTICE,
          "there are no other members to compare hashes with"),

@@ -231,7 +231,7 @@ class Runtime:
             return None
         from .gateway import Gateway
 
-        return Gateway(self.services).handle
+        return Gateway(self.services, self.config.max_request_bytes + 512 * 1024).handle
 
     def _bind(self, listener: Listener):
         try:

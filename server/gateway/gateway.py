@@ -23,8 +23,8 @@ from google.protobuf.message_factory import GetMessageClass
 from ..api.services import Served
 from ..api.status import METHOD_NOT_IMPLEMENTED
 from ..auth.caller import Caller
-from ..http.message import HttpRequest, HttpResponse
-from . import answers
+from ..http.message import BodyTooLarge, HttpRequest, HttpResponse
+from . import answers, messages
 from .answers import GRPC_METADATA, JSON, error_response, status_of
 from .decode import parse_request
 from .encode import encode_message
@@ -40,6 +40,9 @@ _FORM = "application/x-www-form-urlencoded"
 _INVALID_ARGUMENT = answers.GRPC_CODES["INVALID_ARGUMENT"]
 _UNKNOWN = answers.GRPC_CODES["UNKNOWN"]
 _UNIMPLEMENTED = answers.GRPC_CODES["UNIMPLEMENTED"]
+_RESOURCE_EXHAUSTED = answers.GRPC_CODES["RESOURCE_EXHAUSTED"]
+_DEFAULT_RECEIVE = 1536 * 1024 + 512 * 1024
+_JSON_FACTOR = 4
 
 
 class _Method:
@@ -68,7 +71,10 @@ def caller_of(request: HttpRequest) -> Caller:
 class Gateway:
     """Serves ``/v3/`` and ``/v3beta/`` with the handlers of ``services``."""
 
-    def __init__(self, services: list[Served]) -> None:
+    def __init__(self, services: list[Served], max_receive_bytes: int = _DEFAULT_RECEIVE) -> None:
+        """``max_receive_bytes``: the largest request message, as etcd's gRPC server receives
+        (--max-request-bytes plus 512 KiB); larger ones get grpc-go's ResourceExhausted."""
+        self._max_receive = max_receive_bytes
         by_name = {descriptor.full_name: (handlers, descriptor) for handlers, descriptor in services}
         self._methods: dict[str, _Method] = {}
         for path, (service_name, method_name) in PATHS.items():
@@ -110,11 +116,17 @@ class Gateway:
         if method.request_streaming:
             return await self._bidirectional(method, request, caller, body)
         if body is None:
-            body = await request.body.read()
+            try:  # JSON's base64 and syntax take at most a few times the message's size
+                body = await request.body.read(_JSON_FACTOR * self._max_receive)
+            except BodyTooLarge as exc:
+                return self._too_large(exc.received)
         try:
             message = parse_request(decode_first(body), method.request_class)
         except GoJSONError as exc:
             return error_response(_INVALID_ARGUMENT, str(exc))
+        size = message.ByteSize()
+        if size > self._max_receive:
+            return self._too_large(size)
         if method.handler is None:
             return error_response(_UNIMPLEMENTED, METHOD_NOT_IMPLEMENTED.format(method=method.name))
         if method.response_streaming:
@@ -140,6 +152,10 @@ class Gateway:
         requests = no_requests() if first is None else stream.rest(first)
         return await stream_response(method.handler(requests, caller), first is not None,
                                      method.where)
+
+    def _too_large(self, size: int) -> HttpResponse:
+        return error_response(_RESOURCE_EXHAUSTED,
+                              messages.MESSAGE_TOO_LARGE.format(size=size, limit=self._max_receive))
 
     @staticmethod
     def _failed(exc: Exception, method: _Method) -> HttpResponse:

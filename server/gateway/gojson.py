@@ -10,6 +10,8 @@ the text Go would give. It also writes JSON the way Go's encoder does (HTML char
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterator
 
 from . import messages
@@ -233,6 +235,7 @@ class _Parser:
         parts: list[str] = []
         run = pos
         while True:
+            pos = _PLAIN_RUN.match(data, pos).end()  # ordinary bytes, at C speed
             if pos >= len(data):
                 raise self.at_end(None)
             char = data[pos]
@@ -335,6 +338,10 @@ def _join_surrogates(parts: list) -> str:
             out.append(part)
         i += 1
     return "".join(out)
+
+
+#: bytes a JSON string may hold as they are (no quote, backslash or control character)
+_PLAIN_RUN = re.compile(rb'[^"\\\x00-\x1f]*')
 
 
 def unmarshal(data: bytes) -> Value:

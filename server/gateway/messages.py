@@ -16,3 +16,6 @@ JSON_CANNOT_UNMARSHAL = "json: cannot unmarshal {what} into Go value of type {go
 ILLEGAL_BASE64 = "illegal base64 data at input byte {offset}"
 # golang/protobuf 1.4+ jsonpb (etcd 3.5.1): an enum name it does not know, %q of the raw JSON
 UNKNOWN_ENUM_VALUE = "unknown value {quoted} for enum {enum}"
+
+# grpc-go's answer to a request over the server's receive limit (the gateway's loopback call)
+MESSAGE_TOO_LARGE = "grpc: received message larger than max ({size} vs. {limit})"

@@ -12,6 +12,12 @@ from typing import AsyncIterator, Awaitable, Callable, Union
 from urllib.parse import parse_qs
 
 
+class BodyTooLarge(Exception):
+    def __init__(self, received: int) -> None:
+        super().__init__(f"request body over {received} bytes")
+        self.received = received
+
+
 class RequestBody:
     """The request body, as it arrives: iterate for chunks, or ``await read()`` for all of it."""
 
@@ -21,8 +27,15 @@ class RequestBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks
 
-    async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self._chunks])
+    async def read(self, limit: int | None = None) -> bytes:
+        """All of it; BodyTooLarge as soon as more than ``limit`` bytes came."""
+        chunks, received = [], 0
+        async for chunk in self._chunks:
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise BodyTooLarge(received)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 async def _no_chunks() -> AsyncIterator[bytes]:

@@ -119,7 +119,12 @@ def request(target: Target, path: str, body: bytes | list[bytes] = b"", method: 
             sock.sendall(head + payload)
         else:
             sock.sendall(head + body)
-        return _read_answer(_Reader(sock, time.monotonic() + timeout), method, max_lines)
+        try:
+            return _read_answer(_Reader(sock, time.monotonic() + timeout), method, max_lines)
+        except AssertionError as exc:
+            if str(exc) == "no answer":
+                raise AssertionError("no answer") from AssertionError(f"{method} {path}")
+            raise
     finally:
         sock.close()
 
