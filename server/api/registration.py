@@ -53,28 +53,24 @@ def _decoder(message_class: Any, counts: Any = None):
         try:
             return parse(data)
         except DecodeError as exc:
-            if _MAX_DEPTH in str(exc):
-                return _parse_deep(parse, data, exc)
-            return Malformed(str(exc))
+            return _parse_deep(parse, data, exc)
 
     return decode
 
 
-_MAX_DEPTH = "MaxDepth"
-
-
 def _parse_deep(parse: Callable, data: bytes, exc: DecodeError) -> Any:
-    """A message nested deeper than upb's default limit (100: a txn nested 50 levels), which
-    grpc-go decodes. upb's only switch is process-wide, so it is turned on for this one parse
-    (the GIL holds other threads off meanwhile)."""
+    """Another try for a message nested deeper than upb's default limit (100: a txn nested 50
+    levels), which grpc-go decodes (older protobufs do not say that depth was the problem). upb's
+    only switch is process-wide, so it is turned on for this one parse (the GIL holds other
+    threads off meanwhile); a message that still does not parse is malformed."""
     allow = _allow_oversize()
     if allow is None:
         return Malformed(str(exc))
     allow(True)
     try:
         return parse(data)
-    except DecodeError as again:
-        return Malformed(str(again))
+    except DecodeError:
+        return Malformed(str(exc))
     finally:
         allow(False)
 

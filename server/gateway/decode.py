@@ -84,8 +84,15 @@ def _message(value: Value, descriptor: Descriptor) -> dict[str, Any]:
     return out
 
 
+def _repeated(field: FieldDescriptor) -> bool:
+    """protobuf 6+ says ``is_repeated`` (7 dropped ``label``); 4.25 and 5 have only ``label``."""
+    if hasattr(field, "is_repeated"):
+        return field.is_repeated
+    return field.label == FieldDescriptor.LABEL_REPEATED
+
+
 def _field(value: Value, field: FieldDescriptor) -> Any:
-    if field.is_repeated:
+    if _repeated(field):
         if value.kind != "array":
             raise _cannot(value.kind, _LIST_GO_TYPE)
         return [_singular(item, field) for item in value.data]  # type: ignore[union-attr]

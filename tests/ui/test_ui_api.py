@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etcdlite import EtcdLite
-from etcdlite.proto import (auth_pb2, rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc,
+from ui_helpers import set_up_viewer
+
+from etcdlite.proto import (rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc,
                             v3lock_pb2, v3lock_pb2_grpc)
 
 
@@ -213,20 +215,8 @@ def test_leases_with_their_keys_and_watchers_with_their_ranges(server, stubs):
 
 
 def test_with_auth_a_viewer_logs_in_and_sees_only_what_it_may_read(server, stubs):
-    kv = stubs[0]
-    kv.Put(rpc_pb2.PutRequest(key=b"/public/a", value=b"1"))
-    kv.Put(rpc_pb2.PutRequest(key=b"/secret/b", value=b"2"))
     with grpc.insecure_channel(server.endpoint) as channel:
-        auth = rpc_pb2_grpc.AuthStub(channel)
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password="r"))
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="root"))
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="viewer", password="v"))
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="public"))
-        auth.RoleGrantPermission(rpc_pb2.AuthRoleGrantPermissionRequest(name="public", perm=auth_pb2.Permission(
-            permType=auth_pb2.Permission.READ, key=b"/public/", range_end=b"/public0")))
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="viewer", role="public"))
-        auth.AuthEnable(rpc_pb2.AuthEnableRequest())
+        set_up_viewer(channel, "v", root_password="r")
     assert api(server, "status") == (401, {"error": "login required", "auth_enabled": True})
     assert api(server, "status", token="bogus")[0] == 401
 
@@ -269,3 +259,22 @@ def test_the_page_and_its_assets_are_served_and_the_flag_turns_the_view_off(serv
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(off.url + "/ui/", timeout=10)
         assert error.value.code == 404
+
+
+def test_a_lock_taken_by_etcdctl_lock_shows_with_its_holder(server):
+    import shutil
+    import subprocess
+
+    if shutil.which("etcdctl") is None:
+        pytest.skip("needs etcdctl")
+    proc = subprocess.Popen(["etcdctl", "--endpoints", server.endpoint, "lock", "ctl-lock"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
+    try:
+        held = proc.stdout.readline().strip()  # etcdctl prints the lock key it holds
+        assert held.startswith("ctl-lock/")
+        (lock,) = [lock for lock in api(server, "locks")[1] if lock["name"] == "ctl-lock"]
+        assert lock["holder"]["text"] == held and lock["recipe"] == "etcd"
+    finally:
+        proc.kill()
+        proc.wait(10)

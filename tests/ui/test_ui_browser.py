@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from etcdlite import EtcdLite
+from ui_helpers import set_up_viewer
 from etcdlite.proto import (rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc, v3lock_pb2,
                             v3lock_pb2_grpc)
 
@@ -95,20 +96,7 @@ def test_the_page_shows_the_lock_holder_its_waiters_in_order_the_leader_and_upda
 def test_with_auth_the_page_asks_for_a_login_and_shows_only_what_the_user_may_read(browser_page):
     page = browser_page
     with EtcdLite(bcrypt_cost=4) as server, grpc.insecure_channel(server.endpoint) as channel:
-        from etcdlite.proto import auth_pb2
-        kv = rpc_pb2_grpc.KVStub(channel)
-        auth = rpc_pb2_grpc.AuthStub(channel)
-        kv.Put(rpc_pb2.PutRequest(key=b"/public/a", value=b"visible"))
-        kv.Put(rpc_pb2.PutRequest(key=b"/secret/b", value=b"hidden"))
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password="rootpw"))
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="root"))
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="viewer", password="viewerpw"))
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="public"))
-        auth.RoleGrantPermission(rpc_pb2.AuthRoleGrantPermissionRequest(name="public", perm=auth_pb2.Permission(
-            permType=auth_pb2.Permission.READ, key=b"/public/", range_end=b"/public0")))
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="viewer", role="public"))
-        auth.AuthEnable(rpc_pb2.AuthEnableRequest())
+        set_up_viewer(channel, "viewerpw")
 
         page.goto(server.url + "/ui/")
         page.locator("#login-name").fill("viewer")
