@@ -94,8 +94,7 @@ HTTP_MOVED = '<a href="{location}">Moved Permanently</a>.\n\n'
 # embed/serve.go's accessController, for a gateway call with a client certificate while auth is on
 GATEWAY_COMMON_NAME = ("CommonName of client sending a request against gateway will be ignored and "
                        "not used as expected\n")
-HEALTH_ALARM = {1: "ALARM NOSPACE", 2: "ALARM CORRUPT"}  # by AlarmType; others "ALARM UNKNOWN"
-HEALTH_ALARM_UNKNOWN = "ALARM UNKNOWN"
+HEALTH_ALARM = "ALARM {name}"  # NOSPACE, CORRUPT, or UNKNOWN for any other type
 HEALTH_RANGE_ERROR = "RANGE ERROR:{error}"
 # etcd 3.6's /livez and /readyz checks (etcdhttp/health.go)
 CHECK_OK = "[+]{name} ok\n"

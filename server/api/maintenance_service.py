@@ -10,11 +10,10 @@ from .. import errors
 from .. import ETCD_VERSION
 from ..bbolt.etcd_layout import file_messages, write_snapshot_db
 from ..auth.caller import Caller
-from ..node import Node
+from ..node import ALARM_NAMES, Node
 from ..proto import rpc_pb2
 from .header import header
 
-_ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
 
 class MaintenanceService:
@@ -38,7 +37,7 @@ class MaintenanceService:
             header=self.header(), version=ETCD_VERSION, dbSize=size, dbSizeInUse=in_use,
             leader=node.member_id, raftIndex=node.raft_index, raftAppliedIndex=node.raft_index,
             raftTerm=node.raft_term, isLearner=False,
-            errors=[f"memberID:{m} alarm:{_ALARM_NAMES.get(a, a)} " for m, a in sorted(node.alarms)])
+            errors=[f"memberID:{m} alarm:{ALARM_NAMES.get(a, a)} " for m, a in sorted(node.alarms)])
 
     async def Hash(self, request, caller: Caller):
         self._check_admin(caller)

@@ -10,7 +10,7 @@ from .. import ETCD_VERSION
 from .. import etcd_messages as msg
 from ..auth.caller import INTERNAL
 from ..mvcc.requests import RangeRequest
-from ..node import ALARM_CORRUPT, Node
+from ..node import ALARM_CORRUPT, ALARM_NAMES, ALARM_NOSPACE, Node
 from .message import HttpRequest, HttpResponse, text
 
 #: the cluster version etcd 3.5 reports (major.minor.0)
@@ -55,9 +55,9 @@ def health(request: HttpRequest, node: Node) -> HttpResponse:
     serializable = query.get("serializable", [""])[0] == "true"
     healthy, reason = True, ""
     for _, alarm in sorted(node.alarms):
-        if _ALARM_NAMES.get(alarm, "") in excluded:
+        if ALARM_NAMES.get(alarm, "") in excluded:
             continue
-        healthy, reason = False, msg.HEALTH_ALARM.get(alarm, msg.HEALTH_ALARM_UNKNOWN)
+        healthy, reason = False, msg.HEALTH_ALARM.format(name=_KNOWN_ALARMS.get(alarm, "UNKNOWN"))
         break
     if healthy:
         error = _read_error(node, serializable)
@@ -70,7 +70,8 @@ def health(request: HttpRequest, node: Node) -> HttpResponse:
     return text(503, body + "\n", headers=[_NOSNIFF])  # http.Error adds the newline
 
 
-_ALARM_NAMES = {1: "NOSPACE", 2: "CORRUPT"}
+#: the alarms /health names; any other type is "ALARM UNKNOWN"
+_KNOWN_ALARMS = {a: ALARM_NAMES[a] for a in (ALARM_NOSPACE, ALARM_CORRUPT)}
 
 
 def _probe_checks(node: Node, kind: str) -> list[tuple[str, object]]:
@@ -81,7 +82,7 @@ def _probe_checks(node: Node, kind: str) -> list[tuple[str, object]]:
 
     def corruption() -> str | None:
         if any(alarm == ALARM_CORRUPT for _, alarm in node.alarms):
-            return msg.CHECK_ALARM_ACTIVE.format(alarm="CORRUPT")
+            return msg.CHECK_ALARM_ACTIVE.format(alarm=ALARM_NAMES[ALARM_CORRUPT])
         return None
 
     return [("data_corruption", corruption), serializable,

@@ -22,7 +22,7 @@ from ..auth.caller import Caller, INTERNAL
 from ..errors import EtcdError
 from ..mvcc.kv import KeyValue
 from ..mvcc.requests import RangeRequest
-from ..node import Node
+from ..node import ALARM_NAMES, Node
 
 PAGE = 200
 _PYTHON_ETCD3_LOCKS = b"/locks/"
@@ -118,7 +118,7 @@ class Views:
             "db_size_in_use": in_use, "keys": node.store.live_keys,
             "leases": len(node.lessor.leases_by_expiry()),
             "watchers": hub.watcher_count(), "watch_streams": hub.stream_count(),
-            "alarms": [{"member": format(m, "x"), "alarm": {1: "NOSPACE", 2: "CORRUPT"}.get(a, str(a))}
+            "alarms": [{"member": format(m, "x"), "alarm": ALARM_NAMES.get(a, str(a))}
                        for m, a in sorted(node.alarms)],
             "member": {"id": format(node.member_id, "x"), "name": node.config.name,
                        "client_urls": list(node.member.client_urls)},
