@@ -34,7 +34,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -188,11 +187,7 @@ def main() -> int:
     report: dict = {
         "date": started.isoformat(timespec="seconds"),
         "what": "auth on vs off (benchmarks/auth_cost.py)",
-        "machine": {"cpus": os.cpu_count(), "cpu_model": run_kv.cpu_model(),
-                    "kernel": os.uname().release, "python": sys.version.split()[0],
-                    "grpcio_servers": run_kv.grpc_version_of(args.python),
-                    "data_fs": run_kv.fs_type(tempfile.gettempdir()),
-                    "loadavg_before": open("/proc/loadavg").read().split()[:3]},
+        "machine": run_kv.machine(args.python),
         "params": {"ops": ops, "clients": clients_list, "duration_s": args.duration,
                    "warmup_s": args.warmup, "repeat": args.repeat, "key_size": args.key_size,
                    "val_size": args.val_size, "keyspace": args.keyspace, "transport": "h2",

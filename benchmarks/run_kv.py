@@ -140,6 +140,14 @@ def grpc_version_of(python: str) -> str:
         return "?"
 
 
+def machine(python: str) -> dict:
+    """The machine a comparison ran on, with the grpcio of the Python servers and the load."""
+    return {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "kernel": os.uname().release,
+            "python": sys.version.split()[0], "grpcio_servers": grpc_version_of(python),
+            "data_fs": fs_type(tempfile.gettempdir()),
+            "loadavg_before": open("/proc/loadavg").read().split()[:3]}
+
+
 def fs_type(path: str) -> str:
     try:
         out = subprocess.run(["df", "-T", path], capture_output=True, text=True, timeout=10)

@@ -27,7 +27,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -114,11 +113,7 @@ def main() -> int:
     report: dict = {
         "date": started.isoformat(timespec="seconds"),
         "what": "gRPC through the shared client port vs a gRPC-only port (benchmarks/shared_port.py)",
-        "machine": {"cpus": os.cpu_count(), "cpu_model": run_kv.cpu_model(),
-                    "kernel": os.uname().release, "python": sys.version.split()[0],
-                    "grpcio_servers": run_kv.grpc_version_of(args.python),
-                    "data_fs": run_kv.fs_type(tempfile.gettempdir()),
-                    "loadavg_before": open("/proc/loadavg").read().split()[:3]},
+        "machine": run_kv.machine(args.python),
         "params": vars(args), "runs": [], "ratios": {}}
     live = []
     try:
