@@ -19,6 +19,11 @@ Theory of operation. Every socket the front owns is registered in one epoll set.
   ``h2`` and not ``http/1.1`` (every gRPC client offers only h2; curl, browsers and Go's HTTP
   client offer both); anything else is HTTP. A connection still undecided after
   :data:`CLASSIFY_TIMEOUT` is closed.
+* One poll returns a batch of events; a socket closed while the batch is dispatched frees its fd
+  number, which a connection accepted later in the same batch may get. The batch's remaining
+  events for a number closed in it are stale and skipped (a new socket's events cannot be in a
+  batch polled before it was registered); dispatching them once closed fresh gRPC connections
+  whenever the stale event carried EPOLLERR.
 * A forwarded pair (level-triggered) moves bytes in each direction through a kernel pipe with
   ``os.splice``, never into Python memory. A direction stops reading its source while its pipe
   holds bytes its destination did not take, and asks for writability instead; the end of one
@@ -241,6 +246,9 @@ class Front:
         self._ports: dict[int, ClientPort] = {}
         self._pending: dict[int, _Pending] = {}
         self._pairs: dict[int, _Pair] = {}
+        #: fds closed while one poll's events are dispatched: the rest of that poll's events for
+        #: these numbers are stale, even when a socket accepted meanwhile reuses the number
+        self._closed: set[int] = set()
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -276,8 +284,9 @@ class Front:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
                     continue
+                self._closed.clear()
                 for fd, mask in events:
-                    if fd == self._wake_r:
+                    if fd == self._wake_r or fd in self._closed:
                         continue
                     self._dispatch(fd, mask)
                 if self._pending:
@@ -351,6 +360,7 @@ class Front:
             self._epoll.unregister(fd)
         except (OSError, ValueError):
             pass
+        self._closed.add(fd)
         pending.sock.close()
 
     def _expire_pending(self) -> None:
@@ -412,6 +422,7 @@ class Front:
                 self._epoll.unregister(fd)
             except (OSError, ValueError):
                 pass
+            self._closed.add(fd)
             sock.close()
         pair.up.close()
         pair.down.close()
