@@ -93,7 +93,7 @@ SCENARIO = [
 
 
 #: etcd 3.5.1 can take over 15 s to answer a member change on a loaded machine (seen under -n 2)
-_SLOW_ANSWER = 60.0
+_SLOW_ANSWER = 30.0
 
 
 def _answer(target, path: str, payload, extra=()) -> tuple:
@@ -155,7 +155,18 @@ def test_every_path_answers_as_etcd_3_5(target, reference):
     if reference is None:
         pytest.skip("the reference itself")
     ours = _run(target)
-    theirs = _run(reference)
+    try:
+        theirs = _run(reference)
+    except AssertionError as exc:
+        if str(exc) != "no answer":
+            raise
+        # etcd 3.5.1 now and then never answers a member change under load (seen under -n 2 at
+        # member/update after member/remove of the same absent ID): once more on a fresh one
+        again = start_target("etcd-3.5", bcrypt_cost=4, etcd_args=["--bcrypt-cost", "4"])
+        try:
+            theirs = _run(again)
+        finally:
+            again.close()
     for (path, payload, mine), (_, _, real) in zip(ours, theirs):
         if target.etcd_version == "3.4" and mine != real:
             assert _differences_3_4(path, real, mine), (path, payload, mine, real)
