@@ -12,10 +12,13 @@ checked against LMDB's meta pages before it is mapped, and ``etcdlite.format`` (
 environment exists) tells an initialised data dir whose data file went missing or empty from a
 new one.
 
-Every ``write`` is one LMDB write transaction committed with fsync: LMDB flushes the data pages
-in the commit, and the meta page (the one that makes the transaction durable) is flushed right after
-by an explicit sync, so the two can be timed apart (``commit_seconds``: the whole durable commit;
-``fsync_seconds``: the final flush). A lock file guarded by ``flock``
+Every ``write`` is one record appended to the write-ahead log ``etcdlite.wal`` and synced once
+(:mod:`.wal`: that makes it durable); an applier thread then commits the same operations to LMDB
+(LMDB flushes the data pages in the commit, the meta page by an explicit sync), merging whatever
+records queued meanwhile into one transaction; when the log holds LOG_LIMIT bytes, the next write
+waits for LMDB to catch up and the log starts over.
+Opening replays the log's records into LMDB before anything is read. ``fsync_seconds`` times the
+log's syncs, ``commit_seconds`` LMDB's durable commits. A lock file guarded by ``flock``
 keeps a second server off the same directory; a directory written by anything else, or by a newer
 format, is refused instead of being overwritten.
 """
@@ -23,6 +26,7 @@ format, is refused instead of being overwritten.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import struct
 import threading
@@ -36,11 +40,21 @@ from ..mvcc.revision import bytes_to_revision
 from .backend import Backend, Batch, StorageError, StoredState
 from .histogram import DISK_SECONDS, Observations
 from .integrity import CorruptRecord, check_lmdb_file, corrupt, seal, unseal
+from .wal import KEYS, LEASES, META, CorruptLog, Operation, WriteAheadLog
 
-FORMAT = b"etcdlite/2"
+log = logging.getLogger("etcdlite.storage")
+
+FORMAT = b"etcdlite/3"  # 3: with a write-ahead log; 2: sealed records; 1: unsealed
 _FORMAT_PREFIX = b"etcdlite/"
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 _UNSEALED_FORMAT = b"etcdlite/1"
+_SEALED_FORMAT = b"etcdlite/2"
+_WAL_FILE = "etcdlite.wal"
+#: the log starts over (once LMDB has caught up) when it holds this much
+LOG_LIMIT = 4 << 20
+#: LMDB takes the log's records this long after the first of them (one LMDB commit, with its two
+#: syncs, for every record the log synced meanwhile)
+APPLY_INTERVAL = 0.1
 _LOCK_FILE = "etcdlite.lock"
 _MARKER_FILE = "etcdlite.format"
 _DATA_FILE = "data.mdb"
@@ -73,7 +87,8 @@ class LmdbBackend(Backend):
         self._env_lock = threading.Lock()
         #: durations of every durable commit, and of the flush that ends it (seconds)
         self.commit_seconds = Observations(DISK_SECONDS)
-        self.fsync_seconds = Observations(DISK_SECONDS)
+        self._wal: WriteAheadLog | None = None
+        self._applier: _Applier | None = None
         try:
             os.makedirs(self.data_dir, exist_ok=True)
         except OSError as exc:
@@ -86,12 +101,29 @@ class LmdbBackend(Backend):
             self._check_format(initialised)
             if not initialised:
                 self._write_marker()
+            self._open_log()
         except lmdb.Error as exc:
             self._unlock()
             raise corrupt(self.data_dir, f"LMDB cannot open it ({exc})") from None
+        except CorruptLog as exc:
+            self._unlock()
+            raise corrupt(self.data_dir, str(exc)) from None
         except StorageError:
             self._unlock()
             raise
+        self._applier = _Applier(self)
+
+    @property
+    def fsync_seconds(self) -> Observations:
+        return self._wal.fsync_seconds
+
+    def _open_log(self) -> None:
+        """Open the write-ahead log and bring LMDB up to every record in it."""
+        self._wal = WriteAheadLog(os.path.join(self.data_dir, _WAL_FILE))
+        operations = [op for record in self._wal.records() for op in record]
+        if operations:
+            self._commit(operations)
+        self._wal.reset(self._wal.next_seq - 1, at_least=0)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -135,7 +167,7 @@ class LmdbBackend(Backend):
         if "member" in entries:
             raise StorageError(
                 f"{self.data_dir} is an etcd data dir (has member/); etcdlite will not touch it")
-        foreign = entries - {_LOCK_FILE, _ENV_DIR, _MARKER_FILE}
+        foreign = entries - {_LOCK_FILE, _ENV_DIR, _MARKER_FILE, _WAL_FILE}
         if foreign and _ENV_DIR not in entries:
             raise StorageError(
                 f"{self.data_dir} is not empty and holds no etcdlite data; refusing to use it")
@@ -170,7 +202,9 @@ class LmdbBackend(Backend):
                 txn.put(b"format", FORMAT, db=self._meta)
             elif found == _UNSEALED_FORMAT:
                 self._seal_everything(txn)
-        if found is None or found == _UNSEALED_FORMAT:
+            elif found == _SEALED_FORMAT:
+                txn.put(b"format", FORMAT, db=self._meta)  # the log is new: nothing to replay
+        if found in (None, _UNSEALED_FORMAT, _SEALED_FORMAT):
             self._env.sync(True)  # the meta page is not flushed by the commit
             return
         if found == FORMAT:
@@ -231,38 +265,36 @@ class LmdbBackend(Backend):
         return StoredState(changes, compact_revision, meta, leases, auth)
 
     def write(self, batch: Batch) -> None:
+        """Durable once the log's record is synced; LMDB takes it on the applier thread."""
+        failure = self._applier.failure
+        if failure is not None:
+            raise failure
+        if self._wal.used >= LOG_LIMIT:  # a pause of one LMDB commit every few MiB
+            self._applier.drain()
+            self._wal.reset(self._applier.applied, at_least=0)
+        operations = _operations(batch)
+        seq = self._wal.append(operations)
+        self._applier.submit(seq, operations)
+
+    def _commit(self, operations: list[Operation]) -> None:
+        """One durable LMDB transaction of ``operations`` (the applier's and the replay's)."""
         started = time.perf_counter()
-        txn = self._env.begin(write=True)
+        env = self._env  # replaced only by defragment, which waits for the applier first
+        dbs = (self._keys, self._meta, self._leases)
+        txn = env.begin(write=True)
         try:
-            self._fill(txn, batch)
+            put, delete = txn.put, txn.delete
+            for db, key, value in operations:
+                if value is None:
+                    delete(key, db=dbs[db])
+                else:
+                    put(key, value, db=dbs[db])
         except BaseException:
             txn.abort()
             raise
         txn.commit()
-        flushing = time.perf_counter()
-        self._env.sync(True)
-        done = time.perf_counter()
-        self.commit_seconds.observe(done - started)
-        self.fsync_seconds.observe(done - flushing)
-
-    def _fill(self, txn: lmdb.Transaction, batch: Batch) -> None:
-        put = txn.put
-        keys = self._keys
-        for change in batch.changes:
-            put(change.storage_key(), seal(change.storage_value()), db=keys)
-        for change in batch.compacted:
-            txn.delete(change.storage_key(), db=keys)
-        if batch.compact_revision is not None:
-            put(b"compact_revision", seal(_INT.pack(batch.compact_revision)), db=self._meta)
-        for name, number in batch.meta.items():
-            put(name.encode(), seal(_INT.pack(number)), db=self._meta)
-        for lease_id, ttl in batch.leases.items():
-            if ttl is None:
-                txn.delete(_INT.pack(lease_id), db=self._leases)
-            else:
-                put(_INT.pack(lease_id), seal(_INT.pack(ttl)), db=self._leases)
-        if batch.auth is not None:
-            put(b"auth", seal(batch.auth), db=self._meta)
+        env.sync(True)
+        self.commit_seconds.observe(time.perf_counter() - started)
 
     def size(self) -> tuple[int, int]:
         with self._env_lock:
@@ -278,7 +310,9 @@ class LmdbBackend(Backend):
         return allocated, min(used + 2 * page, allocated)
 
     def defragment(self) -> None:
-        """Rewrite the environment compactly (LMDB's compacting copy), then swap it in."""
+        """Rewrite the environment compactly (LMDB's compacting copy), then swap it in (once LMDB
+        holds every logged record; the writer thread that calls this appends nothing meanwhile)."""
+        self._applier.drain()
         env_dir = os.path.join(self.data_dir, _ENV_DIR)
         tmp_dir = env_dir + ".defrag"
         if os.path.exists(tmp_dir):
@@ -300,9 +334,104 @@ class LmdbBackend(Backend):
 
     def close(self) -> None:
         try:
+            if self._applier is not None:
+                applied = self._applier.stop()
+                if applied is not None:
+                    self._wal.reset(applied, at_least=0)
+            self._wal.close()
             self._env.close()
         finally:
             self._unlock()
+
+
+def _operations(batch: Batch) -> list[Operation]:
+    """The LMDB operations of a batch, values sealed: changes before compacted deletions."""
+    ops: list[Operation] = [(KEYS, change.storage_key(), seal(change.storage_value()))
+                            for change in batch.changes]
+    ops += [(KEYS, change.storage_key(), None) for change in batch.compacted]
+    if batch.compact_revision is not None:
+        ops.append((META, b"compact_revision", seal(_INT.pack(batch.compact_revision))))
+    for name, number in batch.meta.items():
+        ops.append((META, name.encode(), seal(_INT.pack(number))))
+    for lease_id, ttl in batch.leases.items():
+        ops.append((LEASES, _INT.pack(lease_id), None if ttl is None else seal(_INT.pack(ttl))))
+    if batch.auth is not None:
+        ops.append((META, b"auth", seal(batch.auth)))
+    return ops
+
+
+class _Applier:
+    """The thread that commits logged records to LMDB in order, as many as queued per
+    transaction. After a failure it applies
+    nothing more; ``failure`` is raised by the next write (the log still holds the records, so
+    a restart replays them)."""
+
+    def __init__(self, backend: LmdbBackend) -> None:
+        self._backend = backend
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, list[Operation]]] = []
+        self._busy = False
+        self._stopping = False
+        self._draining = 0
+        self.applied: int | None = None
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="etcdlite-lmdb-applier", daemon=True)
+        self._thread.start()
+
+    def submit(self, seq: int, operations: list[Operation]) -> None:
+        with self._cond:
+            self._queue.append((seq, operations))
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Return once every submitted record is in LMDB (or applying failed)."""
+        with self._cond:
+            self._draining += 1
+            self._cond.notify_all()
+            try:
+                while (self._queue or self._busy) and self.failure is None:
+                    self._cond.wait()
+            finally:
+                self._draining -= 1
+        if self.failure is not None:
+            raise self.failure
+
+    def stop(self) -> int | None:
+        """Apply what is queued, end the thread; the last applied sequence number, or None when
+        something is left unapplied (a restart replays it)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(60)
+        with self._cond:
+            done = not self._queue and not self._busy and self.failure is None
+        return self.applied if done and self.applied is not None else None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                due = time.monotonic() + APPLY_INTERVAL
+                while not (self._stopping or self._draining) and time.monotonic() < due:
+                    self._cond.wait(max(0.0, due - time.monotonic()))
+                if not self._queue or self.failure is not None:
+                    return
+                items, self._queue = self._queue, []
+                self._busy = True
+            try:
+                operations = [op for _, record in items for op in record]
+                self._backend._commit(operations)
+                self.applied = items[-1][0]
+            except Exception as exc:  # the disk refused: the log keeps the records
+                log.critical("applying the write-ahead log to LMDB failed: %s", exc)
+                with self._cond:
+                    self.failure = exc
+                    self._queue.clear()
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
 
 def _fsync_path(path: str) -> None:

@@ -141,7 +141,7 @@ def test_a_format_1_data_dir_is_sealed_on_first_open_and_keeps_its_data(tmp_path
     reopened = LmdbBackend(str(data_dir))
     assert [c.kv for c in reopened.load().changes] == [kv]
     reopened.close()
-    assert (data_dir / "etcdlite.format").read_text() == "etcdlite/2\n"
+    assert (data_dir / "etcdlite.format").read_text() == "etcdlite/3\n"
 
 
 def test_a_value_changed_on_disk_is_refused_at_start_by_its_checksum(tmp_path):
