@@ -179,13 +179,14 @@ def test_uint64_refuses_negative_numbers(target):
 
 def test_nested_messages_and_oneofs(seeded):
     """A txn with nested requests in both name styles; null members are "not given" (3.4.23's
-    older jsonpb sets a oneof member given as null to an empty request instead)."""
+    older jsonpb sets a oneof member given as null to an empty request instead, unless the other
+    member of the same object comes after it in Go's random map order: either answer there)."""
     body = (b'{"compare":[{"key":"aw==","target":"VALUE","result":"EQUAL","value":"dg=="}],'
             b'"success":[{"requestRange":{"key":"aw=="}},{"request_put":null,'
             b'"request_range":{"key":"azI="}}],"failure":null}')
     answer = request(seeded, "/v3/kv/txn", body)
-    if seeded.etcd_version == "3.4":
-        assert (answer.status, answer.body) == (400, error_body(3, "etcdserver: key not found", "3.4"))
+    if seeded.etcd_version == "3.4" and answer.status == 400:
+        assert answer.body == error_body(3, "etcdserver: key not found", "3.4")
         return
     assert answer.status == 200, answer.body
     reply = answer.json()
