@@ -106,12 +106,23 @@ class LmdbBackend(Backend):
             self._unlock()
             raise corrupt(self.data_dir, f"LMDB cannot open it ({exc})") from None
         except CorruptLog as exc:
-            self._unlock()
+            self._abandon()
             raise corrupt(self.data_dir, str(exc)) from None
+        except OSError as exc:
+            self._abandon()
+            raise StorageError(f"cannot open the write-ahead log in {self.data_dir}: "
+                               f"{exc.strerror or exc}") from None
         except StorageError:
             self._unlock()
             raise
         self._applier = _Applier(self)
+
+    def _abandon(self) -> None:
+        """Let go of what a failed open holds."""
+        if self._wal is not None:
+            self._wal.close()
+        self._env.close()
+        self._unlock()
 
     @property
     def fsync_seconds(self) -> Observations:

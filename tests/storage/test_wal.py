@@ -142,3 +142,13 @@ def test_every_write_is_there_after_a_crash_whatever_lmdb_had_applied(tmp_path_f
             release.set()
         backend.close()
     assert _values(path) == expected
+
+
+def test_a_damaged_log_header_is_refused_and_lets_go_of_the_data_dir(tmp_path):
+    LmdbBackend(str(tmp_path)).close()
+    with open(tmp_path / "etcdlite.wal", "r+b") as log:
+        log.write(b"garbage")
+    with pytest.raises(StorageError, match="is corrupt: .*etcdlite.wal has no valid header"):
+        LmdbBackend(str(tmp_path))
+    (tmp_path / "etcdlite.wal").unlink()
+    LmdbBackend(str(tmp_path)).close()  # neither the lock nor the environment was kept
