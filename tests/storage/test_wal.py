@@ -32,7 +32,8 @@ def _hold_the_applier(backend: LmdbBackend) -> threading.Event:
 
     def held(operations):
         release.wait()
-        commit(operations)
+        if not getattr(backend, "crashed", False):  # a dead process applies nothing more
+            commit(operations)
 
     backend._commit = held
     return release
@@ -40,6 +41,7 @@ def _hold_the_applier(backend: LmdbBackend) -> threading.Event:
 
 def _crash(backend: LmdbBackend) -> None:
     """What a killed process leaves: files as written, nothing drained, the lock released."""
+    backend.crashed = True
     backend._wal.close()
     backend._env.close()
     backend._unlock()
