@@ -35,13 +35,21 @@ def _hold_the_applier(backend: LmdbBackend) -> threading.Event:
         if not getattr(backend, "crashed", False):  # a dead process applies nothing more
             commit(operations)
 
+    held.held = True
     backend._commit = held
     return release
 
 
 def _crash(backend: LmdbBackend) -> None:
-    """What a killed process leaves: files as written, nothing drained, the lock released."""
+    """What a killed process leaves: files as written, nothing drained, the lock released. An
+    applier not held applies nothing more (once it is between two commits)."""
     backend.crashed = True
+    applier = backend._applier
+    if not hasattr(backend._commit, "held"):  # a held one checks ``crashed``
+        with applier._cond:
+            while applier._busy:
+                applier._cond.wait()
+            backend._commit = lambda operations: None
     backend._wal.close()
     backend._env.close()
     backend._unlock()
