@@ -40,7 +40,7 @@ from ..mvcc.revision import bytes_to_revision
 from .backend import Backend, Batch, StorageError, StoredState
 from .histogram import DISK_SECONDS, Observations
 from .integrity import CorruptRecord, check_lmdb_file, corrupt, seal, unseal
-from .wal import KEYS, LEASES, META, CorruptLog, Operation, WriteAheadLog
+from .wal import KEYS, LEASES, META, CorruptLog, Operation, WriteAheadLog, fsync_path
 
 log = logging.getLogger("etcdlite.storage")
 
@@ -134,7 +134,7 @@ class LmdbBackend(Backend):
         operations = [op for record in self._wal.records() for op in record]
         if operations:
             self._commit(operations)
-        self._wal.reset(self._wal.next_seq - 1, at_least=0)
+        self._wal.reset(self._wal.next_seq - 1)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class LmdbBackend(Backend):
             file.flush()
             os.fsync(file.fileno())
         os.replace(path + ".tmp", path)
-        _fsync_path(self.data_dir)
+        fsync_path(self.data_dir)
 
     def _check_directory(self) -> None:
         try:
@@ -282,7 +282,7 @@ class LmdbBackend(Backend):
             raise failure
         if self._wal.used >= LOG_LIMIT:  # a pause of one LMDB commit every few MiB
             self._applier.drain()
-            self._wal.reset(self._applier.applied, at_least=0)
+            self._wal.reset(self._applier.applied)
         operations = _operations(batch)
         seq = self._wal.append(operations)
         self._applier.submit(seq, operations)
@@ -333,11 +333,11 @@ class LmdbBackend(Backend):
             os.mkdir(tmp_dir)
         self._env.copy(tmp_dir, compact=True)
         copy = os.path.join(tmp_dir, "data.mdb")
-        _fsync_path(copy)
+        fsync_path(copy)
         with self._env_lock:
             self._env.close()
             os.replace(copy, os.path.join(env_dir, "data.mdb"))
-            _fsync_path(env_dir)  # the rename itself must survive a crash
+            fsync_path(env_dir)  # the rename itself must survive a crash
             self._open_env()
         for name in os.listdir(tmp_dir):
             os.unlink(os.path.join(tmp_dir, name))
@@ -348,7 +348,7 @@ class LmdbBackend(Backend):
             if self._applier is not None:
                 applied = self._applier.stop()
                 if applied is not None:
-                    self._wal.reset(applied, at_least=0)
+                    self._wal.reset(applied)
             self._wal.close()
             self._env.close()
         finally:
@@ -373,9 +373,8 @@ def _operations(batch: Batch) -> list[Operation]:
 
 class _Applier:
     """The thread that commits logged records to LMDB in order, as many as queued per
-    transaction. After a failure it applies
-    nothing more; ``failure`` is raised by the next write (the log still holds the records, so
-    a restart replays them)."""
+    transaction. After a failure it applies nothing more; ``failure`` is raised by the next write
+    (the log still holds the records, so a restart replays them)."""
 
     def __init__(self, backend: LmdbBackend) -> None:
         self._backend = backend
@@ -443,11 +442,3 @@ class _Applier:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,8 +18,10 @@ Theory of operation.
   synced before the next begins): a damaged record followed by a valid next one is corruption and
   is refused.
 * **Truncation.** Once LMDB has synced every record appended so far, :meth:`reset` starts a new
-  epoch: the header (magic, epoch, the next sequence number, checksum) is rewritten and synced, and
-  appends start over after it. Records of older epochs left behind in the file are never read again. A crash between
+  epoch: a header (magic, epoch, the next sequence number, checksum) is written to the slot the
+  last one did not use and synced, and appends start over after the header. The newer valid slot
+  counts, so a torn header write leaves the previous epoch. The file is created whole under
+  another name and renamed. Records of older epochs left behind in the file are never read again. A crash between
   LMDB's sync and the new header only replays records LMDB already holds.
 """
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 import time
 from typing import Iterator
 
@@ -41,7 +42,8 @@ _FRAME = struct.Struct(">II")  # payload length, crc32c of the payload
 _PAYLOAD_HEAD = struct.Struct(">QQI")  # epoch, seq, operation count
 _OP = struct.Struct(">BI")  # database and kind, key length
 _LEN = struct.Struct(">I")
-HEADER_SIZE = 64  # the header's block, rewritten on reset
+_SLOT = 64
+HEADER_SIZE = 2 * _SLOT  # two header slots, written in turn (epoch parity), as LMDB's meta pages
 CHUNK = 1 << 20  # the file grows by this much (zero-filled) at a time
 _MAX_RECORD = 1 << 31
 
@@ -96,32 +98,43 @@ def decode_operations(payload: bytes) -> tuple[int, int, list[Operation]]:
 
 
 class WriteAheadLog:
-    """One log file; appends come from one thread, :meth:`reset` from another (serialised by a
-    lock). ``fsync_seconds`` observes every append's sync (etcd's wal_fsync_duration)."""
+    """One log file, used by one thread at a time (the writer thread; opening and closing).
+    ``fsync_seconds`` observes every append's sync (etcd's wal_fsync_duration)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.fsync_seconds = Observations(DISK_SECONDS)
-        self._lock = threading.Lock()
-        fresh = not os.path.exists(path) or os.path.getsize(path) < HEADER_SIZE
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        self._size = os.fstat(self._fd).st_size
-        if fresh:
-            self.epoch = 0
-            self._write_header(1, 1)
-            _fsync_dir(os.path.dirname(path))
-        else:
+        if os.path.exists(path):
+            self._fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            self._size = os.fstat(self._fd).st_size
             self.epoch, self.first_seq = self._read_header()
+        else:  # made whole under another name, so a crash never leaves a log without a header
+            fresh = path + ".new"
+            self._fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            self._size = 0
+            self._write_header(1, 1)
+            os.rename(fresh, path)
+            fsync_path(os.path.dirname(path))
         self._offset = HEADER_SIZE
         self.next_seq = self.first_seq
 
     # -- reading ----------------------------------------------------------------------------
 
     def _read_header(self) -> tuple[int, int]:
-        magic, epoch, first_seq, crc = _HEADER.unpack(os.pread(self._fd, _HEADER.size, 0))
-        if magic != MAGIC or crc != google_crc32c.value(_HEADER.pack(magic, epoch, first_seq, 0)[:-4]):
+        """(epoch, first sequence number) of the newer valid slot: a reset torn by a crash
+        leaves the other slot, and the records it names are still in place (none is appended
+        before the new header is synced)."""
+        block = os.pread(self._fd, HEADER_SIZE, 0)
+        found = []
+        for at in (0, _SLOT):
+            if len(block) < at + _HEADER.size:
+                continue
+            magic, epoch, first_seq, crc = _HEADER.unpack_from(block, at)
+            if magic == MAGIC and crc == google_crc32c.value(_HEADER.pack(magic, epoch, first_seq, 0)[:-4]):
+                found.append((epoch, first_seq))
+        if not found:
             raise CorruptLog(f"{self.path} has no valid header")
-        return epoch, first_seq
+        return max(found)
 
     def records(self) -> Iterator[list[Operation]]:
         """The operations of every record of the current epoch, in order; afterwards the log
@@ -181,19 +194,18 @@ class WriteAheadLog:
 
     def append(self, operations: list[Operation]) -> int:
         """Write one record and sync it; returns its sequence number."""
-        with self._lock:
-            seq = self.next_seq
-            record = encode(self.epoch, seq, operations)
-            end = self._offset + len(record)
-            if end > self._size:
-                self._grow(end)
-            os.pwrite(self._fd, record, self._offset)
-            started = time.perf_counter()
-            os.fdatasync(self._fd)
-            self.fsync_seconds.observe(time.perf_counter() - started)
-            self._offset = end
-            self.next_seq = seq + 1
-            return seq
+        seq = self.next_seq
+        record = encode(self.epoch, seq, operations)
+        end = self._offset + len(record)
+        if end > self._size:
+            self._grow(end)
+        os.pwrite(self._fd, record, self._offset)
+        started = time.perf_counter()
+        os.fdatasync(self._fd)
+        self.fsync_seconds.observe(time.perf_counter() - started)
+        self._offset = end
+        self.next_seq = seq + 1
+        return seq
 
     def _grow(self, end: int) -> None:
         target = (end // CHUNK + 1) * CHUNK
@@ -204,22 +216,23 @@ class WriteAheadLog:
             at += written
         self._size = target
 
-    def reset(self, applied_seq: int | None, at_least: int = CHUNK) -> bool:
-        """Start a new epoch if LMDB holds every record (``applied_seq`` is the last one it has
-        synced) and the log holds at least ``at_least`` bytes; returns whether it did. Sequence
-        numbers go on from where they were."""
-        with self._lock:
-            if applied_seq != self.next_seq - 1 or self.used < at_least:
-                return False
-            self._write_header(self.epoch + 1, self.next_seq)
-            self._offset = HEADER_SIZE
-            return True
+    def reset(self, applied_seq: int | None) -> bool:
+        """Start a new epoch if the log holds records and LMDB holds all of them (``applied_seq``
+        is the last one it has synced); returns whether it did. Sequence numbers go on from where
+        they were."""
+        if applied_seq != self.next_seq - 1 or self.used == 0:
+            return False
+        self._write_header(self.epoch + 1, self.next_seq)
+        self._offset = HEADER_SIZE
+        return True
 
     def _write_header(self, epoch: int, first_seq: int) -> None:
         head = _HEADER.pack(MAGIC, epoch, first_seq, 0)[:-4]
-        block = (head + struct.pack(">I", google_crc32c.value(head))).ljust(HEADER_SIZE, b"\0")
-        os.pwrite(self._fd, block, 0)
-        self._size = max(self._size, HEADER_SIZE)
+        block = (head + struct.pack(">I", google_crc32c.value(head))).ljust(_SLOT, b"\0")
+        if self._size < HEADER_SIZE:
+            os.pwrite(self._fd, bytes(HEADER_SIZE - self._size), self._size)
+            self._size = HEADER_SIZE
+        os.pwrite(self._fd, block, (epoch % 2) * _SLOT)
         os.fdatasync(self._fd)
         self.epoch, self.first_seq = epoch, first_seq
 
@@ -229,7 +242,8 @@ class WriteAheadLog:
             self._fd = -1
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """fsync a file or directory by name (a directory: so an entry made in it survives)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

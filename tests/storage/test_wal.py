@@ -157,7 +157,7 @@ def test_every_write_is_there_after_a_crash_whatever_lmdb_had_applied(tmp_path_f
 def test_a_damaged_log_header_is_refused_and_lets_go_of_the_data_dir(tmp_path):
     LmdbBackend(str(tmp_path)).close()
     with open(tmp_path / "etcdlite.wal", "r+b") as log:
-        log.write(b"garbage")
+        log.write(b"garbage" * (wal.HEADER_SIZE // 7 + 1))  # both header slots
     with pytest.raises(StorageError, match="is corrupt: .*etcdlite.wal has no valid header"):
         LmdbBackend(str(tmp_path))
     (tmp_path / "etcdlite.wal").unlink()
