@@ -82,9 +82,6 @@ class LmdbBackend(Backend):
         self.data_dir = os.path.abspath(data_dir)
         self._map_size = map_size_for_quota(quota_bytes)
         self._lock_fd = -1
-        # Guards the environment handle: the writer thread replaces it on defragment while the
-        # event loop may ask for sizes.
-        self._env_lock = threading.Lock()
         #: durations of every durable commit, and of the flush that ends it (seconds)
         self.commit_seconds = Observations(DISK_SECONDS)
         self._wal: WriteAheadLog | None = None
@@ -145,6 +142,7 @@ class LmdbBackend(Backend):
         self._meta = env.open_db(b"meta")
         self._leases = env.open_db(b"lease")
         self._env = env
+        self._measure_size()
 
     def _check_data_file(self) -> bool:
         """Whether the data dir was initialised; refuses one whose data file is gone, empty or
@@ -306,19 +304,24 @@ class LmdbBackend(Backend):
         txn.commit()
         env.sync(True)
         self.commit_seconds.observe(time.perf_counter() - started)
+        self._measure_size()
 
     def size(self) -> tuple[int, int]:
-        with self._env_lock:
-            env = self._env
-            info = env.info()
-            page = env.stat()["psize"]
-            allocated = (info["last_pgno"] + 1) * page
-            used = 0
-            with env.begin() as txn:
-                for db in (None, self._keys, self._meta, self._leases):
-                    stat = txn.stat(db) if db is not None else env.stat()
-                    used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
-        return allocated, min(used + 2 * page, allocated)
+        """LMDB's (allocated, in use) bytes as of its last commit: only the applier's commits and
+        defragment change them, so they are measured there, not on every write."""
+        return self._sizes
+
+    def _measure_size(self) -> None:
+        env = self._env
+        info = env.info()
+        page = env.stat()["psize"]
+        allocated = (info["last_pgno"] + 1) * page
+        used = 0
+        with env.begin() as txn:
+            for db in (None, self._keys, self._meta, self._leases):
+                stat = txn.stat(db) if db is not None else env.stat()
+                used += (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * page
+        self._sizes = (allocated, min(used + 2 * page, allocated))
 
     def defragment(self) -> None:
         """Rewrite the environment compactly (LMDB's compacting copy), then swap it in (once LMDB
@@ -334,11 +337,10 @@ class LmdbBackend(Backend):
         self._env.copy(tmp_dir, compact=True)
         copy = os.path.join(tmp_dir, "data.mdb")
         fsync_path(copy)
-        with self._env_lock:
-            self._env.close()
-            os.replace(copy, os.path.join(env_dir, "data.mdb"))
-            fsync_path(env_dir)  # the rename itself must survive a crash
-            self._open_env()
+        self._env.close()
+        os.replace(copy, os.path.join(env_dir, "data.mdb"))
+        fsync_path(env_dir)  # the rename itself must survive a crash
+        self._open_env()
         for name in os.listdir(tmp_dir):
             os.unlink(os.path.join(tmp_dir, name))
         os.rmdir(tmp_dir)
@@ -391,7 +393,8 @@ class _Applier:
     def submit(self, seq: int, operations: list[Operation]) -> None:
         with self._cond:
             self._queue.append((seq, operations))
-            self._cond.notify_all()
+            if len(self._queue) == 1:  # later records wait for the same interval: no wake-up
+                self._cond.notify_all()
 
     def drain(self) -> None:
         """Return once every submitted record is in LMDB (or applying failed)."""
