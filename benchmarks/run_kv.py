@@ -11,11 +11,13 @@ Target specs (--targets, comma separated):
   empty-aio, empty-sync     benchmarks/empty_server.py in that mode, run by this Python
   empty-aio@/path/python    ... run by another interpreter (e.g. a venv with another grpcio)
   empty-sync:N[@python]     sync mode with a thread pool of N workers (default --sync-workers)
+  etcdlite-lmdb             etcdlite from this checkout, LMDB data dir (python -m etcdlite ...)
+  etcdlite-memory           etcdlite from this checkout, in memory (--memory)
   etcdlite                  the command from --etcdlite-cmd ({port}, {datadir} placeholders)
   NAME=HOST:PORT            an already running endpoint (not started, no RSS/CPU numbers)
 
 Examples:
-  python benchmarks/run_kv.py                                  # etcd, empty-aio, empty-sync
+  python benchmarks/run_kv.py --interleave    # etcd, ceiling, etcdlite LMDB and memory, one table
   python benchmarks/run_kv.py --targets etcd,etcdlite \\
       --etcdlite-cmd 'python -m etcdlite --listen-client-urls http://127.0.0.1:{port} --data-dir {datadir}'
   python benchmarks/run_kv.py --targets empty-aio@/tmp/venv-grpc-1.78.2/bin/python,empty-aio \\
@@ -207,6 +209,12 @@ def parse_target(spec: str, args) -> Target:
         t = Target(spec, name, "empty", mode=mode, python=py, grpcio=ver)
         t.meta["workers"] = int(workers) if workers else args.sync_workers
         return t
+    if base in ("etcdlite-lmdb", "etcdlite-memory"):
+        t = Target(spec, base, "etcdlite", mode=base.split("-")[1], python=python or sys.executable)
+        t.meta["cmdline"] = (shlex.quote(t.python) + " -m etcdlite --listen-client-urls "
+                             "http://127.0.0.1:{port} --log-level error "
+                             + ("--memory" if t.mode == "memory" else "--data-dir {datadir}"))
+        return t
     if base == "etcdlite":
         if not args.etcdlite_cmd:
             raise SystemExit("target etcdlite needs --etcdlite-cmd")
@@ -257,8 +265,8 @@ def start(t: Target, args) -> None:
     elif t.kind == "etcdlite":
         port = free_port()
         datadir = os.path.join(t.tmpdir, "data") if not args.etcdlite_no_datadir else ""
-        cmdline = args.etcdlite_cmd.format(port=port, datadir=shlex.quote(datadir) if datadir
-                                           else "''")
+        cmdline = t.meta.get("cmdline", args.etcdlite_cmd).format(
+            port=port, datadir=shlex.quote(datadir) if datadir else "''")
         cmd = shlex.split(cmdline)
         t.endpoint = f"127.0.0.1:{port}"
         t.meta["cmd"] = cmd
@@ -392,6 +400,39 @@ def us_per_call(r: dict) -> float | None:
     return r["server_cores"] * r["seconds"] / r["total"] * 1e6
 
 
+def side_by_side(report: dict, baseline: str | None, ceiling: str | None) -> list[str]:
+    """The summary table: per call and concurrency, the baseline and the ceiling, then every
+    etcdlite target with its rps, its ratios to both and its median latency."""
+    lites = [t["name"] for t in report["targets"] if t["kind"] == "etcdlite"]
+    if not lites or not (baseline or ceiling):
+        return []
+    cells = report["cells"]
+
+    def cell(n, op, c):
+        r = cells.get(n, {}).get(op, {}).get(str(c)) if n else None
+        return r if r and "rps" in r else None
+
+    def ratio(a, b):
+        return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "—"
+
+    hdr = ["call", "clients", baseline or "—", ceiling or "—"]
+    for n in lites:
+        hdr += [n, f"× {baseline or 'baseline'}", "× ceiling", "p50 ms"]
+    lines = ["Side by side (median rps of the repeats; × = rps ratio):", "",
+             "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+    for op in report["params"]["ops"]:
+        for c in report["params"]["clients"]:
+            base, top = cell(baseline, op, c), cell(ceiling, op, c)
+            row = [op.capitalize(), str(c), fmt_rps(base["rps"]) if base else "—",
+                   fmt_rps(top["rps"]) if top else "—"]
+            for n in lites:
+                r = cell(n, op, c)
+                row += [fmt_rps(r["rps"]) if r else "—", ratio(r, base), ratio(r, top),
+                        f"{r['p50_ms']:.2f}" if r else "—"]
+            lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
 def markdown(report: dict, baseline: str | None, ceiling: str | None) -> str:
     names = [t["name"] for t in report["targets"]]
     tinfo = {t["name"]: t for t in report["targets"]}
@@ -407,7 +448,8 @@ def markdown(report: dict, baseline: str | None, ceiling: str | None) -> str:
         a, b = cell(n, op, c), cell(ref, op, c) if ref else None
         return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "—"
 
-    lines = ["Throughput (median rps of the repeats):", ""]
+    lines = side_by_side(report, baseline, ceiling)
+    lines += ["Throughput (median rps of the repeats):", ""]
     hdr = ["op", "clients"] + names
     lines.append("| " + " | ".join(hdr) + " |")
     lines.append("|" + "---|" * len(hdr))
@@ -465,7 +507,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n", 1)[1])
-    p.add_argument("--targets", default="etcd,empty-aio,empty-sync",
+    p.add_argument("--targets", default="etcd,empty-aio,etcdlite-lmdb,etcdlite-memory",
                    help="comma-separated target specs (see above)")
     p.add_argument("--etcdlite-cmd", default="",
                    help="command template for etcdlite, e.g. "
