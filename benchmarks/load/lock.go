@@ -102,10 +102,11 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 	ctx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 
-	var mu sync.Mutex // guards releasedAt and handoffs
+	var mu sync.Mutex // guards releasedAt, handoffs, measuring and count
 	var releasedAt time.Time
 	var handoffs []int64
-	var measuring, stop int32
+	var measuring bool
+	var stop int32
 	var count, nerr int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -136,7 +137,7 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 				}
 				unlockReq := appendBytesField(nil, 1, key)
 				mu.Lock()
-				if atomic.LoadInt32(&measuring) == 1 {
+				if measuring {
 					count++
 					if !releasedAt.IsZero() {
 						handoffs = append(handoffs, int64(acquired.Sub(releasedAt)))
@@ -156,11 +157,11 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 	time.Sleep(warmup)
 	cpu0 := cpuSeconds()
 	mu.Lock()
-	atomic.StoreInt32(&measuring, 1)
+	measuring = true
 	mu.Unlock()
 	time.Sleep(duration)
 	mu.Lock()
-	atomic.StoreInt32(&measuring, 0)
+	measuring = false
 	res := lockResult{Op: "lock", Contenders: contenders, Seconds: duration.Seconds(), Acquisitions: count}
 	all := append([]int64(nil), handoffs...)
 	mu.Unlock()
@@ -180,20 +181,8 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 		res.FirstError = e.(string)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		i := int(p*float64(len(all))+0.5) - 1
-		if i < 0 {
-			i = 0
-		}
-		if i >= len(all) {
-			i = len(all) - 1
-		}
-		return float64(all[i]) / 1e6
-	}
-	res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs = pct(0.5), pct(0.9), pct(0.99), pct(1)
+	res.P50Ms, res.P90Ms = percentileMs(all, 0.5), percentileMs(all, 0.9)
+	res.P99Ms, res.MaxMs = percentileMs(all, 0.99), percentileMs(all, 1)
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 }

@@ -176,6 +176,21 @@ func makeKey(prefix string, i, size int) []byte {
 	return []byte(s)
 }
 
+// percentileMs is the p-quantile (nearest rank) of sorted nanosecond durations, in ms; 0 if empty.
+func percentileMs(sorted []int64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(sorted))+0.5) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return float64(sorted[i]) / 1e6
+}
+
 func fatal(format string, a ...interface{}) {
 	fmt.Fprintf(os.Stderr, "etcdload: "+format+"\n", a...)
 	os.Exit(2)
@@ -496,19 +511,7 @@ func main() {
 		res.RPS = float64(res.Total) / elapsed
 	}
 	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		i := int(p*float64(len(all))+0.5) - 1
-		if i < 0 {
-			i = 0
-		}
-		if i >= len(all) {
-			i = len(all) - 1
-		}
-		return ms(all[i])
-	}
+	pct := func(p float64) float64 { return percentileMs(all, p) }
 	if len(all) > 0 {
 		var sum int64
 		for _, v := range all {
