@@ -400,6 +400,16 @@ def us_per_call(r: dict) -> float | None:
     return r["server_cores"] * r["seconds"] / r["total"] * 1e6
 
 
+def answered_cell(cells: dict, name: str | None, op: str, clients: int) -> dict | None:
+    """The median run of a target's cell, or None when there is none with an rps."""
+    r = cells.get(name, {}).get(op, {}).get(str(clients)) if name else None
+    return r if r and "rps" in r else None
+
+
+def rps_ratio(a: dict | None, b: dict | None) -> str:
+    return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "—"
+
+
 def side_by_side(report: dict, baseline: str | None, ceiling: str | None) -> list[str]:
     """The summary table: per call and concurrency, the baseline and the ceiling, then every
     etcdlite target with its rps, its ratios to both and its median latency."""
@@ -409,11 +419,7 @@ def side_by_side(report: dict, baseline: str | None, ceiling: str | None) -> lis
     cells = report["cells"]
 
     def cell(n, op, c):
-        r = cells.get(n, {}).get(op, {}).get(str(c)) if n else None
-        return r if r and "rps" in r else None
-
-    def ratio(a, b):
-        return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "—"
+        return answered_cell(cells, n, op, c)
 
     hdr = ["call", "clients", baseline or "—", ceiling or "—"]
     for n in lites:
@@ -427,7 +433,7 @@ def side_by_side(report: dict, baseline: str | None, ceiling: str | None) -> lis
                    fmt_rps(top["rps"]) if top else "—"]
             for n in lites:
                 r = cell(n, op, c)
-                row += [fmt_rps(r["rps"]) if r else "—", ratio(r, base), ratio(r, top),
+                row += [fmt_rps(r["rps"]) if r else "—", rps_ratio(r, base), rps_ratio(r, top),
                         f"{r['p50_ms']:.2f}" if r else "—"]
             lines.append("| " + " | ".join(row) + " |")
     return lines + [""]
@@ -441,12 +447,10 @@ def markdown(report: dict, baseline: str | None, ceiling: str | None) -> str:
     clients_list = report["params"]["clients"]
 
     def cell(n, op, c):
-        r = cells.get(n, {}).get(op, {}).get(str(c))
-        return r if r and "rps" in r else None
+        return answered_cell(cells, n, op, c)
 
     def ratio(n, ref, op, c):
-        a, b = cell(n, op, c), cell(ref, op, c) if ref else None
-        return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "—"
+        return rps_ratio(cell(n, op, c), cell(ref, op, c))
 
     lines = side_by_side(report, baseline, ceiling)
     lines += ["Throughput (median rps of the repeats):", ""]
