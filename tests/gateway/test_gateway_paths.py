@@ -94,10 +94,28 @@ SCENARIO = [
 
 #: etcd 3.5.1 can take over 15 s to answer a member change on a loaded machine (seen under -n 2)
 _SLOW_ANSWER = 30.0
+#: Real etcd's raft drops a configuration change proposed while the previous one is committed but
+#: not yet marked applied (it becomes an empty entry), and the request then waits forever: seen as
+#: member/update right after member/remove never answering. A dropped proposal changes nothing, so
+#: real etcd gets the same request again, each attempt waiting this long.
+_MEMBER_CHANGE_ATTEMPT = 10.0
+_MEMBER_CHANGE_ATTEMPTS = 3
+
+
+def _post(target, path: str, payload):
+    if target.name.startswith("etcdlite") or not path.startswith("/v3/cluster/member/"):
+        return post(target, path, payload, timeout=_SLOW_ANSWER)
+    for attempt in range(_MEMBER_CHANGE_ATTEMPTS):
+        try:
+            return post(target, path, payload, timeout=_MEMBER_CHANGE_ATTEMPT)
+        except AssertionError as exc:
+            if str(exc) != "no answer" or attempt == _MEMBER_CHANGE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _answer(target, path: str, payload, extra=()) -> tuple:
-    answer = post(target, path, payload, timeout=_SLOW_ANSWER)
+    answer = _post(target, path, payload)
     try:
         body = json.loads(answer.body)
     except ValueError:
@@ -155,18 +173,7 @@ def test_every_path_answers_as_etcd_3_5(target, reference):
     if reference is None:
         pytest.skip("the reference itself")
     ours = _run(target)
-    try:
-        theirs = _run(reference)
-    except AssertionError as exc:
-        if str(exc) != "no answer":
-            raise
-        # etcd 3.5.1 now and then never answers a member change under load (seen under -n 2 at
-        # member/update after member/remove of the same absent ID): once more on a fresh one
-        again = start_target("etcd-3.5", bcrypt_cost=4, etcd_args=["--bcrypt-cost", "4"])
-        try:
-            theirs = _run(again)
-        finally:
-            again.close()
+    theirs = _run(reference)
     for (path, payload, mine), (_, _, real) in zip(ours, theirs):
         if target.etcd_version == "3.4" and mine != real:
             assert _differences_3_4(path, real, mine), (path, payload, mine, real)
