@@ -359,6 +359,7 @@ def build_config(settings: Settings) -> tuple[Config, LogSettings]:
         listen_metrics_urls=values["listen-metrics-urls"],
         enable_grpc_gateway=values["enable-grpc-gateway"],
         enable_ui=values["enable-ui"],
+        client_port_front=values["client-port-front"],
         advertise_client_urls=values["advertise-client-urls"] or None,
         initial_advertise_peer_urls=member.peer_urls,
         initial_cluster_token=values["initial-cluster-token"],

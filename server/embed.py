@@ -46,7 +46,7 @@ import grpc
 from . import snapshot as snapshots
 from .clock import Clock, ManualClock
 from .config import Config
-from .faults import Fault, drop_client_connections
+from .faults import Fault
 from .runtime import Runtime
 from .tls import Certificates, make_test_certificates
 
@@ -483,7 +483,7 @@ class EtcdLite:
         runtime = self._running()
         if not self._on_server_loop():
             return self._call("drop_connections", runtime.drop_connections)
-        dropped = drop_client_connections(int(url.rsplit(":", 1)[1]) for url in runtime.client_urls)
+        dropped = runtime.drop_connections_now()
         if dropped is None:  # restarting the listeners has to wait for the server
             self._refuse_on_server_loop("drop_connections")
         return dropped

@@ -15,10 +15,13 @@ import grpc
 from . import snapshot as snapshots
 from .clock import Clock, ManualClock
 from .config import Config
-from .faults import CallControl, drop_client_connections
+from .faults import CallControl
 from .api.services import Served, etcd_services
 from .grpc_server import build_server
+from .http import front_process
+from .http.drop import drop_client_connections
 from .http.front import ClientPort, Front
+from .http.front_process import FrontProcess
 from .http.routes import HttpMux
 from .http.serving import HttpServing, bind_listener, server_ssl_context
 from .node import Node
@@ -137,8 +140,9 @@ class Runtime:
         #: (host, bound port, credentials: None for plaintext, grpc core's own bind target) of
         #: every client URL
         self._listening: list[tuple[str, int, grpc.ServerCredentials | None, str]] = []
-        #: the shared client ports' thread, and the directory of grpc core's unix sockets
-        self._front: Front | None = None
+        #: the shared client ports' front (a process, or a thread), and the directory of grpc
+        #: core's unix sockets
+        self._front: Front | FrontProcess | None = None
         self._socket_dir: str | None = None
         self._http: HttpServing | None = None
         self._ui = None
@@ -191,7 +195,7 @@ class Runtime:
                                   ui=self._ui.handle if self._ui is not None else None)
             shared = not http_addresses
             if shared:
-                self._front = Front()
+                self._front = self._make_front()
                 self._socket_dir = tempfile.mkdtemp(prefix="etcdlite-grpc-")
             bound = []
             for index, listener in enumerate(addresses):
@@ -216,6 +220,11 @@ class Runtime:
             raise
         log.info("etcdlite serving clients on %s (%s)", ", ".join(bound),
                  f"data dir {self.config.data_dir}" if self.config.data_dir else "in memory")
+
+    def _make_front(self) -> Front | FrontProcess:
+        if self.config.client_port_front == "process" and front_process.available():
+            return FrontProcess(asyncio.get_running_loop())
+        return Front()
 
     def _disk_failed(self, exc: BaseException) -> None:
         """The disk refused a write: nothing after it can be made durable, so stop serving (etcd
@@ -429,10 +438,19 @@ class Runtime:
     async def advance_clock(self, seconds: float) -> int:
         return await self.node.advance_clock(seconds)
 
+    def drop_connections_now(self) -> int | None:
+        """Close every client connection (listeners stay): this process's and the front
+        process's; how many, or None where the platform cannot find them."""
+        dropped = drop_client_connections(port for _, port, _, _ in self._listening)
+        if dropped is not None and isinstance(self._front, FrontProcess):
+            theirs = self._front.drop_connections()
+            dropped = None if theirs is None else dropped + theirs
+        return dropped
+
     async def drop_connections(self) -> int:
         """Close every client connection (listeners stay); return how many were dropped (-1: the
         platform cannot find connections, so the listeners were restarted instead)."""
-        dropped = drop_client_connections(port for _, port, _, _ in self._listening)
+        dropped = self.drop_connections_now()
         if dropped is not None:
             return dropped
         await self._restart_listeners()

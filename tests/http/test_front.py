@@ -144,7 +144,7 @@ def test_a_preface_sent_in_pieces_still_reaches_grpc(served):
 
 def test_a_connection_that_says_nothing_is_closed_after_the_timeout(monkeypatch):
     monkeypatch.setattr(front, "CLASSIFY_TIMEOUT", 0.3)
-    server = EtcdLite().start()
+    server = EtcdLite(client_port_front="thread").start()  # the timeout patched is this process's
     try:
         with _connect(server.endpoint) as sock:
             started = time.monotonic()
