@@ -36,6 +36,8 @@ sys.path.insert(0, str(HERE))
 import run_kv  # noqa: E402
 from run_kv import Target  # noqa: E402
 
+#: --client-port-front -> the port kind's name
+SHARED_KIND = {"process": "shared", "thread": "shared-thread"}
 SERVER = "{python} -m etcdlite --listen-client-urls http://127.0.0.1:{{port}} --log-level error"
 
 
@@ -49,9 +51,12 @@ def build(args) -> list[tuple[Target, argparse.Namespace, str, str]]:
     instances = []
     server = SERVER.format(python=args.python)
     for storage in args.storage.split(","):
-        for kind in ("shared", "grpc-only"):
+        kinds = [SHARED_KIND[front] for front in args.fronts.split(",")] + ["grpc-only"]
+        for kind in kinds:
             ns = copy.copy(base)
             cmd = server + (" --memory" if storage == "memory" else " --data-dir {datadir}")
+            if kind == "shared-thread":
+                cmd += " --client-port-front thread"
             if kind == "grpc-only":
                 http_port = run_kv.free_port()
                 cmd += f" --listen-client-http-urls http://127.0.0.1:{http_port}"
@@ -63,7 +68,7 @@ def build(args) -> list[tuple[Target, argparse.Namespace, str, str]]:
                              grpcio=run_kv.grpc_version_of(args.python)), ceiling, "-", "ceiling"))
     instances[-1][0].meta["workers"] = 16
     for version, binary in (("3.4", args.etcd34), ("3.5", args.etcd35)):
-        if binary and os.path.exists(binary):
+        if binary and os.path.exists(binary) and not args.no_gateway:
             ns = copy.copy(base)
             ns.etcd_bin = binary
             instances.append((Target("etcd", f"etcd-{version}", "etcd"), ns, "-", "etcd"))
@@ -95,6 +100,9 @@ def main() -> int:
     p.add_argument("--max-other", type=float, default=0.2)
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=1800.0)
+    p.add_argument("--fronts", default="process",
+                   help="the shared port's fronts to compare with the gRPC-only port: process,thread")
+    p.add_argument("--no-gateway", action="store_true", help="gRPC runs only")
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--etcd34", default="/usr/bin/etcd")
     p.add_argument("--etcd35", default="/opt/etcd-3.5.1/etcd")
@@ -128,8 +136,9 @@ def main() -> int:
                 results = {}
                 runs = [(t, ns, storage, kind, "grpc") for t, ns, storage, kind in order
                         if kind != "etcd"]
-                runs += [(t, gateway_ns(ns), storage, kind, "gateway") for t, ns, storage, kind in order
-                         if kind in ("shared", "etcd")]
+                if not args.no_gateway:
+                    runs += [(t, gateway_ns(ns), storage, kind, "gateway")
+                             for t, ns, storage, kind in order if kind in ("shared", "etcd")]
                 rnd.shuffle(runs)
                 for t, ns, storage, kind, via in runs:
                     if time.monotonic() - t0 > args.max_seconds:
@@ -147,9 +156,12 @@ def main() -> int:
                           + (f"{r['rps']:,.0f} rps p99={r['p99_ms']:.2f} ms other={r.get('other_cores')}"
                              if "rps" in r else f"ERROR {r.get('error')}"), file=sys.stderr, flush=True)
                 for storage in args.storage.split(","):
-                    shared, direct = results.get((storage, "shared")), results.get((storage, "grpc-only"))
-                    if shared and direct:
-                        report["ratios"].setdefault(f"{storage}/{op}", []).append(round(shared / direct, 4))
+                    direct = results.get((storage, "grpc-only"))
+                    for kind in SHARED_KIND.values():
+                        shared = results.get((storage, kind))
+                        if shared and direct:
+                            report["ratios"].setdefault(f"{storage}/{op}/{kind}", []).append(
+                                round(shared / direct, 4))
     finally:
         for t in live:
             run_kv.stop(t)
@@ -158,22 +170,24 @@ def main() -> int:
             if t.tmpdir:
                 shutil.rmtree(t.tmpdir, ignore_errors=True)
 
-    lines = ["| storage | call | rounds | shared ÷ gRPC-only: median | 25 %–75 % | shared rps | gRPC-only rps | ceiling rps |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [f"{args.clients} clients on at most {args.max_conns} connections", "",
+             "| storage | call | front | rounds | shared ÷ gRPC-only: median | 25 %–75 % | shared rps | gRPC-only rps | ceiling rps |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for key, ratios in sorted(report["ratios"].items()):
-        storage, op = key.split("/")
+        storage, op, kind = key.split("/")
+        front = next(f for f, k in SHARED_KIND.items() if k == kind)
 
         def median_rps(name: str, via: str = "grpc") -> float:
             return _median_rps(report, name, op, via)
 
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
-        lines.append(f"| {storage} | {op} | {len(ratios)} | {statistics.median(ratios):.3f} | "
+        lines.append(f"| {storage} | {op} | {front} | {len(ratios)} | {statistics.median(ratios):.3f} | "
                      f"{quartiles[0]:.3f}–{quartiles[2]:.3f} | "
-                     f"{median_rps(f'etcdlite-{storage}-shared'):,.0f} | "
+                     f"{median_rps(f'etcdlite-{storage}-{kind}'):,.0f} | "
                      f"{median_rps(f'etcdlite-{storage}-grpc-only'):,.0f} | {median_rps('empty-aio'):,.0f} |")
-    lines += ["", "| JSON gateway, 64 clients | call | rps | × etcd 3.4.23 | × etcd 3.5.1 |",
+    lines += ["", f"| JSON gateway, {args.clients} clients | call | rps | × etcd 3.4.23 | × etcd 3.5.1 |",
               "|---|---|---|---|---|"]
-    for op in ops:
+    for op in ([] if args.no_gateway else ops):
         e34, e35 = _median_rps(report, "etcd-3.4", op, "gateway"), _median_rps(report, "etcd-3.5", op, "gateway")
         for name in [f"etcdlite-{s}-shared" for s in args.storage.split(",")] + ["etcd-3.4", "etcd-3.5"]:
             rps = _median_rps(report, name, op, "gateway")

@@ -70,6 +70,11 @@ class EtcdLite:
         ``client_key_file``); with ``client_cert_auth=True`` clients must present a certificate
         from that CA. ``tls=`` a :class:`etcdlite.tls.Certificates` serves with those files instead.
         ``auto_tls=True`` is etcd's --auto-tls (a self-signed certificate; ``ca_file`` is it).
+
+        The client port's gRPC is forwarded by a thread of this process (``client_port_front=
+        "thread"``): a library should not start processes unasked, and the first call is answered
+        in milliseconds. ``client_port_front="process"`` (the command line's default) forwards
+        from a process of its own, which keeps many connections as fast as a gRPC-only port.
         """
         self.certificates: Certificates | None = None
         if config is None:
@@ -77,6 +82,7 @@ class EtcdLite:
             secure = bool(tls or options.get("auto_tls") or options.get("cert_file"))
             options.setdefault("listen_client_urls",
                                [f"{'https' if secure else 'http'}://{_url_host(host)}:{port}"])
+            options.setdefault("client_port_front", "thread")
             config = Config(data_dir=data_dir, **options)
         elif tls or client_common_name is not None:
             raise TypeError("EtcdLite: give tls=... (and client_common_name) or config=..., not both")

@@ -25,7 +25,10 @@ Theory of operation. Every socket the front owns is registered in one epoll set.
   batch polled before it was registered); dispatching them once closed fresh gRPC connections
   whenever the stale event carried EPOLLERR.
 * A forwarded pair (level-triggered) moves bytes in each direction through a kernel pipe with
-  ``os.splice``, never into Python memory. A direction stops reading its source while its pipe
+  ``os.splice``, never into Python memory. The common event, a socket readable while its
+  direction's pipe is empty, is handled in the poll loop itself: one splice in, one out; only
+  when the destination does not take it all (or the input ended, or failed) does the general
+  path run, from the state that left. A direction stops reading its source while its pipe
   holds bytes its destination did not take, and asks for writability instead; the end of one
   direction's input shuts down the writing side of the other socket once the pipe is drained; the
   pair closes when both directions ended or either socket fails.
@@ -159,10 +162,12 @@ class _Pending:
 class _Direction:
     """Bytes from ``src`` to ``dst`` through a kernel pipe (or a buffer without os.splice)."""
 
-    __slots__ = ("src", "dst", "pipe_r", "pipe_w", "pending", "buffer", "eof", "shut")
+    __slots__ = ("src", "dst", "src_fd", "dst_fd", "pipe_r", "pipe_w", "pending", "buffer", "eof",
+                 "shut")
 
     def __init__(self, src: socket.socket, dst: socket.socket) -> None:
         self.src, self.dst = src, dst
+        self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
         self.pending = 0
         self.buffer = b""
         self.eof = False
@@ -171,6 +176,29 @@ class _Direction:
             self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         else:
             self.pipe_r = self.pipe_w = -1
+
+    def relay(self) -> bool:
+        """The common event in one go: what ``src`` has, read into the pipe and written whole to
+        ``dst``. False when more must happen (a partial write, the end of the input, an error):
+        the general path then goes on from the state this leaves."""
+        if self.pending or self.eof or _SPLICE is None:
+            return False
+        try:
+            moved = _SPLICE(self.src_fd, self.pipe_w, _CHUNK, flags=_SPLICE_FLAGS)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if moved == 0:
+            return False
+        try:
+            written = _SPLICE(self.pipe_r, self.dst_fd, moved, flags=_SPLICE_FLAGS)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            written = 0
+        self.pending = moved - written
+        return written == moved
 
     def fill(self) -> None:
         """Read what ``src`` has (nothing while the pipe holds bytes)."""
@@ -246,6 +274,8 @@ class Front:
         self._ports: dict[int, ClientPort] = {}
         self._pending: dict[int, _Pending] = {}
         self._pairs: dict[int, _Pair] = {}
+        #: a forwarded socket's fd -> the direction that reads from it (the fast path)
+        self._relays: dict[int, _Direction] = {}
         #: fds closed while one poll's events are dispatched: the rest of that poll's events for
         #: these numbers are stale, even when a socket accepted meanwhile reuses the number
         self._closed: set[int] = set()
@@ -284,10 +314,15 @@ class Front:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
                     continue
-                self._closed.clear()
+                closed, relays = self._closed, self._relays
+                closed.clear()
                 for fd, mask in events:
-                    if fd == self._wake_r or fd in self._closed:
+                    if fd in closed or fd == self._wake_r:
                         continue
+                    if mask == select.EPOLLIN:
+                        relay = relays.get(fd)
+                        if relay is not None and relay.relay():
+                            continue
                     self._dispatch(fd, mask)
                 if self._pending:
                     self._expire_pending()
@@ -382,6 +417,8 @@ class Front:
             sock.close()
             return
         pair = _Pair(sock, upstream)
+        self._relays[sock.fileno()] = pair.up
+        self._relays[upstream.fileno()] = pair.down
         for side in (sock, upstream):
             self._pairs[side.fileno()] = pair
             pair.masks[side.fileno()] = select.EPOLLIN
@@ -418,6 +455,7 @@ class Front:
             if fd < 0:
                 continue
             self._pairs.pop(fd, None)
+            self._relays.pop(fd, None)
             try:
                 self._epoll.unregister(fd)
             except (OSError, ValueError):

@@ -14,8 +14,8 @@ The two unix socket pairs (``SOCK_SEQPACKET``: one message per send):
   ``D<count>`` (``D-1``: no ``/proc`` to find them); end of file, whether the server stopped the
   front or died, stops the front, closes the listeners and ends the process.
 
-SIGINT is ignored: a terminal's Ctrl-C reaches the whole process group, and the server, not the
-child, decides when the port closes.
+The server starts it in a session of its own and it ignores SIGINT: the server, not a signal,
+decides when the port closes.
 """
 
 from __future__ import annotations

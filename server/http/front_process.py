@@ -19,6 +19,8 @@ Theory of operation.
 * Stopping closes the control pair: the child stops its front, closing its listener copies and
   every connection, and exits; the server waits for that, then closes its own copies, so the port
   is free when :meth:`stop` returns. The server's death closes the pair as well.
+* The child runs in a session of its own, so signals for the server's process group (a
+  terminal's Ctrl-C) reach only the server.
 * If the child cannot start, or ends on its own, the same ports are served by a front thread in
   the server (the listeners never closed), and a warning says so.
 """
@@ -48,6 +50,13 @@ def available() -> bool:
     """Whether this platform can pass sockets between processes (SCM_RIGHTS over SEQPACKET)."""
     return (hasattr(socket, "send_fds") and hasattr(socket, "SOCK_SEQPACKET")
             and bool(sys.executable))
+
+
+def _spawn(argv: list[str], inherited: list[int]) -> subprocess.Popen:
+    # a session of its own: a terminal's Ctrl-C (sent to the foreground process group) reaches
+    # the server, which then stops the front; the front must not end before
+    return subprocess.Popen(argv, pass_fds=inherited, stdin=subprocess.DEVNULL, close_fds=True,
+                            start_new_session=True)
 
 
 class FrontProcess:
@@ -82,9 +91,8 @@ class FrontProcess:
         spec = {"handoff": handoff_child.fileno(), "control": control_child.fileno(),
                 "ports": [[port.listener.fileno(), port.tls, port.grpc_path] for port in self._ports]}
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-S", "-E", CHILD_SCRIPT, json.dumps(spec)],
-                pass_fds=inherited, stdin=subprocess.DEVNULL, close_fds=True)
+            self._process = _spawn([sys.executable, "-S", "-E", CHILD_SCRIPT, json.dumps(spec)],
+                                   inherited)
         except OSError as exc:
             handoff.close()
             control.close()

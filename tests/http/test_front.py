@@ -67,9 +67,15 @@ def test_a_client_hello_is_read_whole_even_when_cut_or_split_over_records():
         assert classify_tls(flight) == GRPC
 
 
+@pytest.fixture(params=["thread", "process"])
+def client_port_front(request) -> str:
+    """Each test of the shared port through both fronts (EtcdLite's and the command line's)."""
+    return request.param
+
+
 @pytest.fixture
-def served():
-    server = EtcdLite().start()
+def served(client_port_front):
+    server = EtcdLite(client_port_front=client_port_front).start()
     yield server
     server.stop()
 
@@ -154,8 +160,8 @@ def test_a_connection_that_says_nothing_is_closed_after_the_timeout(monkeypatch)
         server.stop()
 
 
-def test_stop_closes_every_connection_releases_the_port_and_removes_the_socket_dir():
-    server = EtcdLite().start()
+def test_stop_closes_every_connection_releases_the_port_and_removes_the_socket_dir(client_port_front):
+    server = EtcdLite(client_port_front=client_port_front).start()
     socket_dir = server._runtime._socket_dir
     host, port = server.endpoint.rsplit(":", 1)
     idle_http = _connect(server.endpoint)
@@ -179,8 +185,8 @@ def test_stop_closes_every_connection_releases_the_port_and_removes_the_socket_d
     assert socket_dir and not os.path.exists(socket_dir)
 
 
-def test_plain_http_on_a_tls_port_is_refused_without_hanging():
-    server = EtcdLite(tls=True).start()
+def test_plain_http_on_a_tls_port_is_refused_without_hanging(client_port_front):
+    server = EtcdLite(tls=True, client_port_front=client_port_front).start()
     try:
         with _connect(server.endpoint) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")

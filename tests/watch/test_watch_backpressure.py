@@ -23,12 +23,8 @@ def _queued(server) -> tuple[int, int]:
 
 
 def test_an_unread_stream_flooded_with_creates_stays_under_the_backlog_then_gets_every_answer():
-    sent = 0
-
     def requests():
-        nonlocal sent
         for i in range(REQUESTS):
-            sent += 1
             yield rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"k%d" % i))
 
     # without BDP probing the client's receive window stays at 64 KiB, so unread answers fill it
@@ -50,7 +46,8 @@ def test_an_unread_stream_flooded_with_creates_stays_under_the_backlog_then_gets
         # what the transport holds (the client's 64 KiB window, the server's write buffer) plus
         # the backlog: far from all of them
         assert watchers <= 4 * REQUEST_BACKLOG, watchers
-        assert sent < REQUESTS  # the client was held back too
+        # whether the client is held back too depends on the kernel: loopback receive buffers
+        # autotune up to tcp_rmem's maximum (32 MiB on CI), more than all the requests together
         created = 0
         for response in responses:
             created += response.created
