@@ -51,12 +51,12 @@ def build(args) -> list[tuple[Target, argparse.Namespace, str, str]]:
     instances = []
     server = SERVER.format(python=args.python)
     for storage in args.storage.split(","):
-        kinds = [SHARED_KIND[front] for front in args.fronts.split(",")] + ["grpc-only"]
-        for kind in kinds:
+        fronts = args.fronts.split(",")
+        for front, kind in [(front, SHARED_KIND[front]) for front in fronts] + [(None, "grpc-only")]:
             ns = copy.copy(base)
             cmd = server + (" --memory" if storage == "memory" else " --data-dir {datadir}")
-            if kind == "shared-thread":
-                cmd += " --client-port-front thread"
+            if front:
+                cmd += f" --client-port-front {front}"
             if kind == "grpc-only":
                 http_port = run_kv.free_port()
                 cmd += f" --listen-client-http-urls http://127.0.0.1:{http_port}"

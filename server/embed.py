@@ -74,7 +74,7 @@ class EtcdLite:
         The client port's gRPC is forwarded by a thread of this process (``client_port_front=
         "thread"``): a library should not start processes unasked, and the first call is answered
         in milliseconds. ``client_port_front="process"`` (the command line's default) forwards
-        from a process of its own, which keeps many connections as fast as a gRPC-only port.
+        from a process of its own, which costs many connections less (``docs/shared-client-port.md``).
         """
         self.certificates: Certificates | None = None
         if config is None:

@@ -181,30 +181,20 @@ class _Direction:
         """The common event in one go: what ``src`` has, read into the pipe and written whole to
         ``dst``. False when more must happen (a partial write, the end of the input, an error):
         the general path then goes on from the state this leaves."""
-        if self.pending or self.eof or _SPLICE is None:
+        if self.pending or self.eof:
             return False
         try:
-            moved = _SPLICE(self.src_fd, self.pipe_w, _CHUNK, flags=_SPLICE_FLAGS)
-        except BlockingIOError:
-            return True
+            self.fill()
+            self.drain()
         except OSError:
             return False
-        if moved == 0:
-            return False
-        try:
-            written = _SPLICE(self.pipe_r, self.dst_fd, moved, flags=_SPLICE_FLAGS)
-        except BlockingIOError:
-            written = 0
-        except OSError:
-            written = 0
-        self.pending = moved - written
-        return written == moved
+        return not (self.pending or self.eof)
 
     def fill(self) -> None:
         """Read what ``src`` has (nothing while the pipe holds bytes)."""
         try:
             if _SPLICE is not None:
-                moved = _SPLICE(self.src.fileno(), self.pipe_w, _CHUNK, flags=_SPLICE_FLAGS)
+                moved = _SPLICE(self.src_fd, self.pipe_w, _CHUNK, flags=_SPLICE_FLAGS)
             else:
                 data = self.src.recv(_CHUNK)
                 self.buffer, moved = data, len(data)
@@ -219,7 +209,7 @@ class _Direction:
         while self.pending:
             try:
                 if _SPLICE is not None:
-                    moved = _SPLICE(self.pipe_r, self.dst.fileno(), self.pending, flags=_SPLICE_FLAGS)
+                    moved = _SPLICE(self.pipe_r, self.dst_fd, self.pending, flags=_SPLICE_FLAGS)
                 else:
                     moved = self.dst.send(self.buffer)
                     self.buffer = self.buffer[moved:]
@@ -249,9 +239,12 @@ class _Pair:
         self.down = _Direction(upstream, client)
         self.masks = {client.fileno(): 0, upstream.fileno(): 0}
 
+    def directions(self, fd: int) -> tuple[_Direction, _Direction]:
+        """(the direction that reads from ``fd``, the one that writes to it)."""
+        return (self.up, self.down) if fd == self.up.src_fd else (self.down, self.up)
+
     def wanted(self, sock: socket.socket) -> int:
-        reading = self.up if sock is self.client else self.down
-        writing = self.down if sock is self.client else self.up
+        reading, writing = self.directions(sock.fileno())
         mask = 0
         if not reading.eof and reading.pending == 0:
             mask |= select.EPOLLIN
@@ -274,8 +267,6 @@ class Front:
         self._ports: dict[int, ClientPort] = {}
         self._pending: dict[int, _Pending] = {}
         self._pairs: dict[int, _Pair] = {}
-        #: a forwarded socket's fd -> the direction that reads from it (the fast path)
-        self._relays: dict[int, _Direction] = {}
         #: fds closed while one poll's events are dispatched: the rest of that poll's events for
         #: these numbers are stale, even when a socket accepted meanwhile reuses the number
         self._closed: set[int] = set()
@@ -314,14 +305,14 @@ class Front:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
                     continue
-                closed, relays = self._closed, self._relays
+                closed, pairs = self._closed, self._pairs
                 closed.clear()
                 for fd, mask in events:
                     if fd in closed or fd == self._wake_r:
                         continue
                     if mask == select.EPOLLIN:
-                        relay = relays.get(fd)
-                        if relay is not None and relay.relay():
+                        pair = pairs.get(fd)
+                        if pair is not None and pair.directions(fd)[0].relay():
                             continue
                     self._dispatch(fd, mask)
                 if self._pending:
@@ -417,17 +408,13 @@ class Front:
             sock.close()
             return
         pair = _Pair(sock, upstream)
-        self._relays[sock.fileno()] = pair.up
-        self._relays[upstream.fileno()] = pair.down
         for side in (sock, upstream):
             self._pairs[side.fileno()] = pair
             pair.masks[side.fileno()] = select.EPOLLIN
             self._epoll.register(side.fileno(), select.EPOLLIN)
 
     def _forward(self, pair: _Pair, fd: int, mask: int) -> None:
-        side = pair.client if fd == pair.client.fileno() else pair.upstream
-        reading = pair.up if side is pair.client else pair.down
-        writing = pair.down if side is pair.client else pair.up
+        reading, writing = pair.directions(fd)
         try:
             if mask & select.EPOLLOUT:
                 writing.drain()
@@ -455,7 +442,6 @@ class Front:
             if fd < 0:
                 continue
             self._pairs.pop(fd, None)
-            self._relays.pop(fd, None)
             try:
                 self._epoll.unregister(fd)
             except (OSError, ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -132,8 +133,6 @@ def test_tls_grpc_and_https_are_served_through_the_front_process():
         credentials = grpc.ssl_channel_credentials(certificates.ca_file.read_bytes())
         with grpc.secure_channel(server.endpoint, credentials) as channel:
             rpc_pb2_grpc.KVStub(channel).Put(rpc_pb2.PutRequest(key=b"k", value=b"v"), timeout=20)
-        import ssl
-
         context = ssl.create_default_context(cafile=str(certificates.ca_file))
         assert call(server.url, "GET", "/health", context=context).status == 200
     finally:
