@@ -9,8 +9,11 @@ import sys
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 try:
-    from .cli import main, parse_args  # noqa: E402,F401
-except KeyboardInterrupt:  # Ctrl-C while the modules load
+    from .interrupts import sigint_deferred
+
+    with sigint_deferred():
+        from .cli import main, parse_args  # noqa: E402,F401
+except KeyboardInterrupt:  # Ctrl-C while the modules loaded
     sys.exit(130)
 
 

@@ -28,6 +28,7 @@ from .compactor import RetentionError, parse_retention
 from .config import Config
 from .flags import BY_NAME, FLAGS, GROUPS, LEGACY, NOT_YET, NOTICE, REFUSE, USE, Flag
 from .goflags import FlagSyntaxError, GoValueError, flag_to_env, parse_argv, parse_duration
+from .interrupts import sigint_deferred
 from .storage.lmdb_backend import MAX_QUOTA_BYTES as LMDB_MAX_QUOTA_BYTES
 
 log = logging.getLogger("etcdlite")
@@ -495,7 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(log_settings)
     for level, text in settings.notes:
         log.log(level, text)
-    from .runtime import StartupError
+    try:
+        with sigint_deferred():
+            from .runtime import StartupError
+    except KeyboardInterrupt:
+        return 130
     try:
         asyncio.run(_serve(config))
     except (StartupError, DiskFailure) as exc:
