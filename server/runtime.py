@@ -18,10 +18,11 @@ from .config import Config
 from .faults import CallControl
 from .api.services import Served, etcd_services
 from .grpc_server import build_server
-from .http import front_process
+from .http import front_process, handover
 from .http.drop import drop_client_connections
 from .http.front import ClientPort, Front
 from .http.front_process import FrontProcess
+from .http.handover import HandoverSet
 from .http.routes import HttpMux
 from .http.serving import HttpServing, bind_listener, server_ssl_context
 from .node import Node
@@ -224,7 +225,7 @@ class Runtime:
     def _make_front(self) -> Front | FrontProcess:
         if self.config.client_port_front == "process" and front_process.available():
             return FrontProcess(asyncio.get_running_loop())
-        return Front()
+        return Front(HandoverSet() if handover.available() else None)
 
     def _disk_failed(self, exc: BaseException) -> None:
         """The disk refused a write: nothing after it can be made durable, so stop serving (etcd
@@ -289,6 +290,8 @@ class Runtime:
                                   self.config.tls_min_version, self.config.tls_max_version)
 
     async def stop(self, grace: float | None = 0.5) -> None:
+        if self._front is not None:
+            self._front.stop_handing_over()
         if self.grpc is not None:
             await self.grpc.stop(grace)
         await self._release()

@@ -47,7 +47,10 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # the front process's child imports this module without its package
+    from .handover import HandoverSet
 
 log = logging.getLogger("etcdlite.http")
 
@@ -56,6 +59,7 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 CLASSIFY_TIMEOUT = 10.0
 _PEEK_SIZE = 16 * 1024 + 5  # one full TLS record
 _CHUNK = 64 * 1024
+_HANDOVER_TICK = 0.002  # how often waiting hand-overs look for grpc core's side
 _SPLICE = getattr(os, "splice", None)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _GONE = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EBADF,
@@ -260,7 +264,11 @@ class _Pair:
 class Front:
     """The thread that owns the public client ports (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, handovers: "HandoverSet | None" = None) -> None:
+        """``handovers``: give gRPC connections to grpc core itself (etcdlite.http.handover)
+        instead of forwarding them; only in grpc core's own process."""
+        self._handovers = handovers
+        self._next_tick = 0.0
         self._epoll = select.epoll()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
@@ -284,6 +292,12 @@ class Front:
         self._thread = threading.Thread(target=self._run, name="etcdlite-client-port", daemon=True)
         self._thread.start()
 
+    def stop_handing_over(self) -> None:
+        """From now on gRPC connections are forwarded, not handed to grpc core (call it before
+        grpc core stops)."""
+        if self._handovers is not None:
+            self._handovers.stop()
+
     def stop(self) -> None:
         """Close the listeners and every connection the front still holds; wait for the thread."""
         self._stopping = True
@@ -301,6 +315,8 @@ class Front:
         try:
             while not self._stopping:
                 timeout = 1.0 if self._pending else -1
+                if self._handovers:
+                    timeout = max(0.0, self._next_tick - time.monotonic())
                 try:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
@@ -317,6 +333,8 @@ class Front:
                     self._dispatch(fd, mask)
                 if self._pending:
                     self._expire_pending()
+                if self._handovers and time.monotonic() >= self._next_tick:
+                    self._advance_handovers(self._handovers.all())
         except Exception:
             log.exception("the client port thread failed")
 
@@ -332,6 +350,10 @@ class Front:
         pair = self._pairs.get(fd)
         if pair is not None:
             self._forward(pair, fd, mask)
+            return
+        handover = self._handovers.waiting(fd) if self._handovers is not None else None
+        if handover is not None:  # grpc core wrote to it
+            self._advance_handovers([handover])
 
     def _accept(self, port: ClientPort) -> None:
         for _ in range(64):
@@ -371,7 +393,7 @@ class Front:
         del self._pending[fd]
         self._epoll.unregister(fd)
         if kind == GRPC:
-            self._forward_to_grpc(sock, pending.port)
+            self._to_grpc(sock, pending.port)
         else:
             try:
                 pending.port.on_http(sock)
@@ -396,6 +418,32 @@ class Front:
 
     # -- forwarding -------------------------------------------------------------------------
 
+    def _to_grpc(self, sock: socket.socket, port: ClientPort) -> None:
+        if self._handovers is None:
+            self._forward_to_grpc(sock, port)
+            return
+        handover = self._handovers.connect(sock, port.grpc_path, port.tls)
+        if handover is None:
+            sock.close()
+            return
+        # grpc core's first write wakes the front (edge-triggered: once); ticks do the rest
+        self._epoll.register(handover.fds[1], select.EPOLLIN | select.EPOLLET)
+        if len(self._handovers.all()) == 1:
+            self._next_tick = time.monotonic() + _HANDOVER_TICK
+
+    def _advance_handovers(self, handovers: list) -> None:
+        ended, forward = self._handovers.advance(handovers)
+        self._next_tick = time.monotonic() + _HANDOVER_TICK
+        for handover in ended + forward:
+            try:
+                self._epoll.unregister(handover.fds[1])
+            except (OSError, ValueError):
+                pass
+        for handover in ended:
+            self._closed.update(handover.fds)
+        for handover in forward:
+            self._start_pair(handover.tcp, handover.unix)
+
     def _forward_to_grpc(self, sock: socket.socket, port: ClientPort) -> None:
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -407,6 +455,9 @@ class Front:
             upstream.close()
             sock.close()
             return
+        self._start_pair(sock, upstream)
+
+    def _start_pair(self, sock: socket.socket, upstream: socket.socket) -> None:
         pair = _Pair(sock, upstream)
         for side in (sock, upstream):
             self._pairs[side.fileno()] = pair
@@ -459,6 +510,9 @@ class Front:
             self._drop_pending(pending)
         for pair in {id(p): p for p in self._pairs.values()}.values():
             self._close_pair(pair)
+        if self._handovers is not None:
+            for handover in self._handovers.all():
+                handover.close()
         self._epoll.close()
         for fd in (self._wake_r, self._wake_w):
             try:

@@ -158,6 +158,10 @@ class FrontProcess:
         dropped = int(answer[1:])
         return None if dropped < 0 else dropped
 
+    def stop_handing_over(self) -> None:
+        if self._thread_front is not None:
+            self._thread_front.stop_handing_over()
+
     def stop(self) -> None:
         """Stop the child (or the fallback thread) and close the listeners."""
         self._stopping = True
