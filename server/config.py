@@ -27,10 +27,10 @@ class Config:
     enable_grpc_gateway: bool = True
     #: etcdlite's --enable-ui: the read-only browser view at /ui/ on the client URLs
     enable_ui: bool = True
-    #: who forwards the gRPC connections of a client URL that also serves HTTP: "process" (a
-    #: process of its own, etcdlite.http.front_process) or "thread" (a thread of this process:
-    #: no process to start, but it shares the interpreter's lock with the server)
-    client_port_front: str = "process"
+    #: who accepts on a client URL that also serves HTTP: "thread" (a thread of this process that
+    #: hands gRPC connections to grpc core, etcdlite.http.handover, forwarding only where it
+    #: cannot) or "process" (a process of its own that forwards them, etcdlite.http.front_process)
+    client_port_front: str = "thread"
     #: None: advertise the listen URLs (with the port actually bound).
     advertise_client_urls: list[str] | None = None
     initial_advertise_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])

@@ -71,10 +71,9 @@ class EtcdLite:
         from that CA. ``tls=`` a :class:`etcdlite.tls.Certificates` serves with those files instead.
         ``auto_tls=True`` is etcd's --auto-tls (a self-signed certificate; ``ca_file`` is it).
 
-        The client port's gRPC is forwarded by a thread of this process (``client_port_front=
-        "thread"``): a library should not start processes unasked, and the first call is answered
-        in milliseconds. ``client_port_front="process"`` (the command line's default) forwards
-        from a process of its own, which costs many connections less (``docs/shared-client-port.md``).
+        The client port is served by a thread of this process that hands each gRPC connection to
+        grpc core (``docs/shared-client-port.md``); ``client_port_front="process"`` accepts and
+        forwards from a process of its own instead.
         """
         self.certificates: Certificates | None = None
         if config is None:
@@ -82,7 +81,6 @@ class EtcdLite:
             secure = bool(tls or options.get("auto_tls") or options.get("cert_file"))
             options.setdefault("listen_client_urls",
                                [f"{'https' if secure else 'http'}://{_url_host(host)}:{port}"])
-            options.setdefault("client_port_front", "thread")
             config = Config(data_dir=data_dir, **options)
         elif tls or client_common_name is not None:
             raise TypeError("EtcdLite: give tls=... (and client_common_name) or config=..., not both")

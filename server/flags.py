@@ -388,9 +388,10 @@ FLAGS: list[Flag] = [
     Flag("enable-ui", "bool", True, _OWN,
          "Serve the read-only browser view of keys, leases, locks, elections and watchers at "
          "/ui/ on the client URLs."),
-    Flag("client-port-front", "choice", "process", _OWN,
-         "Who forwards gRPC on a client URL that serves HTTP too ('process': a process of its "
-         "own; 'thread': a thread of the server's).", choices=("process", "thread")),
+    Flag("client-port-front", "choice", "thread", _OWN,
+         "Who accepts on a client URL that serves HTTP too ('thread': a thread of the server's, "
+         "which hands gRPC connections to grpc core; 'process': a process of its own, which "
+         "forwards them).", choices=("thread", "process")),
     Flag("initial-snapshot", "string", "", _OWN,
          "For tests: start from an etcdlite snapshot file (refused unless the data dir is empty)."),
     Flag("version", "bool", False, _OWN, "Print the version and exit.", yaml_key=None),

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from etcdlite import EtcdLite
-from etcdlite.http import front
+from etcdlite.http import front, handover
 from etcdlite.http.front import GRPC, HTTP, H2_PREFACE, classify_plain, classify_tls
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 from http_helpers import call
@@ -67,9 +67,13 @@ def test_a_client_hello_is_read_whole_even_when_cut_or_split_over_records():
         assert classify_tls(flight) == GRPC
 
 
-@pytest.fixture(params=["thread", "process"])
-def client_port_front(request) -> str:
-    """Each test of the shared port through both fronts (EtcdLite's and the command line's)."""
+@pytest.fixture(params=["thread", "thread-forwarding", "process"])
+def client_port_front(request, monkeypatch) -> str:
+    """Each test of the shared port through both fronts (EtcdLite's and the command line's), and
+    through the thread front where it cannot hand connections to grpc core (so it forwards)."""
+    if request.param == "thread-forwarding":
+        monkeypatch.setattr(handover, "available", lambda: False)
+        return "thread"
     return request.param
 
 

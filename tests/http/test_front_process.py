@@ -76,11 +76,11 @@ def in_process():
     server.stop()
 
 
-def test_the_command_line_serves_its_client_port_from_a_process_of_its_own(tmp_path):
+def test_the_command_line_serves_its_client_port_from_a_process_of_its_own_when_asked(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "etcdlite", "--data-dir", str(tmp_path / "data"),
-         "--listen-client-urls", f"http://127.0.0.1:{port}"], start_new_session=True,
+         "--client-port-front", "process", "--listen-client-urls", f"http://127.0.0.1:{port}"], start_new_session=True,
         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=REPO))
     try:
         assert "serving on" in server.stdout.readline()
@@ -99,7 +99,8 @@ def test_the_command_line_serves_its_client_port_from_a_process_of_its_own(tmp_p
 def test_the_front_process_ends_and_frees_the_port_when_the_server_is_killed(tmp_path):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "etcdlite", "--memory", "--listen-client-urls", f"http://127.0.0.1:{port}"],
+        [sys.executable, "-m", "etcdlite", "--memory", "--client-port-front", "process",
+         "--listen-client-urls", f"http://127.0.0.1:{port}"],
         text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))
     try:
         assert "serving on" in server.stdout.readline()
