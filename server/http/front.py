@@ -4,9 +4,11 @@ grpcio cannot serve HTTP/1.1 and cannot take an accepted socket, so Python owns 
 (see docs/shared-client-port.md for the designs measured): one *front* thread accepts, looks at
 the first bytes of each connection without consuming them, and
 
-* forwards a gRPC connection byte for byte to grpc core, which listens on a private unix socket
-  with the port's own credentials (so grpc core still does the TLS handshake and sees the client
-  certificate);
+* gives a gRPC connection to grpc core, which listens on a private unix socket with the port's
+  own credentials (so grpc core still does the TLS handshake and sees the client certificate):
+  in grpc core's own process the TCP socket itself is put in place of the unix connection grpc
+  accepted (etcdlite.http.handover); where that cannot be done (another process, a step that
+  does not match) the front forwards the connection byte for byte;
 * hands an HTTP/1.1 connection to the server's event loop.
 
 Theory of operation. Every socket the front owns is registered in one epoll set.
@@ -24,6 +26,9 @@ Theory of operation. Every socket the front owns is registered in one epoll set.
   events for a number closed in it are stale and skipped (a new socket's events cannot be in a
   batch polled before it was registered); dispatching them once closed fresh gRPC connections
   whenever the stale event carried EPOLLERR.
+* A hand-over waiting for grpc core's side of the connection: its unix socket is registered
+  edge-triggered (grpc core's first write wakes the front); while any wait, the poll times out
+  every :data:`_HANDOVER_TICK` and they all look at the process once.
 * A forwarded pair (level-triggered) moves bytes in each direction through a kernel pipe with
   ``os.splice``, never into Python memory. The common event, a socket readable while its
   direction's pipe is empty, is handled in the poll loop itself: one splice in, one out; only

@@ -42,6 +42,7 @@ import logging
 import os
 import platform
 import socket
+import stat
 import threading
 import time
 
@@ -100,27 +101,31 @@ class Registration:
 
 
 class _ProcessView:
-    """What this process's descriptor table shows at one moment: the unix sockets whose peer has
-    one of our names, and every epoll registration."""
+    """What this process's descriptor table shows at one moment: the unix sockets grpc core
+    accepted on ``grpc_paths`` whose peer has one of our names, and every epoll registration."""
 
-    def __init__(self, prefix: bytes, own: set[int]) -> None:
+    def __init__(self, prefix: bytes, own: set[int], grpc_paths: set[str]) -> None:
         self.peers: dict[bytes, tuple[int, int]] = {}  # peer name -> (fd, inode)
         self.registered: dict[int, list[Registration]] = {}
+        accepted = _accepted_on(grpc_paths)
         epolls = []
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             if fd in own:
                 continue
             try:
-                target = os.readlink(f"/proc/self/fd/{name}")
+                # fstat, not readlink: a tenth of the cost; only anonymous inodes need the link
+                status = os.fstat(fd)
+                if stat.S_ISSOCK(status.st_mode):
+                    if str(status.st_ino) in accepted:
+                        peer = _peer_name(fd)
+                        if peer is not None and peer.startswith(prefix):
+                            self.peers[peer] = (fd, status.st_ino)
+                elif stat.S_IFMT(status.st_mode) == 0 and \
+                        os.readlink(f"/proc/self/fd/{name}") == "anon_inode:[eventpoll]":
+                    epolls.append(fd)
             except OSError:
                 continue
-            if target == "anon_inode:[eventpoll]":
-                epolls.append(fd)
-            elif target.startswith("socket:["):
-                peer = _peer_name(fd)
-                if peer is not None and peer.startswith(prefix):
-                    self.peers[peer] = (fd, int(target[8:-1]))
         for epfd in epolls:
             try:
                 with open(f"/proc/self/fdinfo/{epfd}") as info:
@@ -132,6 +137,23 @@ class _ProcessView:
                                 epfd, int(fields[3], 16), int(fields[5], 16)))
             except (OSError, ValueError, IndexError):
                 continue
+
+
+def _accepted_on(paths: set[str]) -> set[str]:
+    """The inodes of the connected unix sockets bound to ``paths`` (those a listener there
+    accepted), from the kernel's table: asking every socket for its peer costs far more."""
+    inodes = set()
+    try:
+        with open("/proc/self/net/unix") as table:
+            next(table, None)
+            for line in table:
+                # Num RefCount Protocol Flags Type St Inode Path; St 03: connected
+                fields = line.split(None, 7)
+                if len(fields) == 8 and fields[5] == "03" and fields[7].rstrip("\n") in paths:
+                    inodes.add(fields[6])
+    except OSError:
+        pass
+    return inodes
 
 
 def _peer_name(fd: int) -> bytes | None:
@@ -158,10 +180,11 @@ def _peer_name(fd: int) -> bytes | None:
 class Handover:
     """One connection on its way to grpc core (see the module docstring for the steps)."""
 
-    __slots__ = ("tcp", "unix", "name", "tls", "deadline", "fds")
+    __slots__ = ("tcp", "unix", "name", "grpc_path", "tls", "deadline", "fds")
 
-    def __init__(self, tcp: socket.socket, unix: socket.socket, name: bytes, tls: bool) -> None:
-        self.tcp, self.unix, self.name, self.tls = tcp, unix, name, tls
+    def __init__(self, tcp: socket.socket, unix: socket.socket, name: bytes, grpc_path: str,
+                 tls: bool) -> None:
+        self.tcp, self.unix, self.name, self.grpc_path, self.tls = tcp, unix, name, grpc_path, tls
         self.deadline = time.monotonic() + DEADLINE
         #: (the TCP socket's number, the unix socket's) while the front holds them
         self.fds = (tcp.fileno(), unix.fileno())
@@ -281,7 +304,7 @@ class HandoverSet:
             log.warning("cannot reach the gRPC server: %s", exc)
             unix.close()
             return None
-        handover = Handover(tcp, unix, name, tls)
+        handover = Handover(tcp, unix, name, grpc_path, tls)
         self._waiting[handover.fds[1]] = handover
         return handover
 
@@ -302,7 +325,7 @@ class HandoverSet:
                 forward = list(handovers)
             else:
                 own = {fd for h in handovers for fd in h.fds}
-                view = _ProcessView(self._prefix, own)
+                view = _ProcessView(self._prefix, own, {h.grpc_path for h in handovers})
                 now = time.monotonic()
                 for h in handovers:
                     outcome = h.advance(view)

@@ -131,7 +131,7 @@ def test_when_grpc_core_is_not_found_the_connection_is_forwarded_instead(monkeyp
         assert _pairs(server) == 2  # both sockets of the forwarded pair
 
 
-def _sees_nothing(self, prefix: bytes, own: set[int]) -> None:
+def _sees_nothing(self, prefix: bytes, own: set[int], grpc_paths: set[str]) -> None:
     self.peers, self.registered = {}, {}
 
 
