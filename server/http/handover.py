@@ -339,6 +339,8 @@ class HandoverSet:
                         ended.append(h)
                         self.handed_over += outcome == DONE
         self.forwarded += len(forward)
+        for h in ended:
+            h.close()  # a CLOSED one may still hold them
         for h in ended + forward:
             self._waiting.pop(h.fds[1], None)
         return ended, forward
