@@ -161,6 +161,23 @@ class ClientPort:
         return self.listener.getsockname()[1]
 
 
+def connect_to_grpc(grpc_path: str, name: bytes | None = None) -> socket.socket | None:
+    """A non-blocking unix connection to grpc core's listener (bound to ``name`` first if given),
+    or None, with a warning, when it cannot be reached."""
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if name is not None:
+            upstream.bind(name)
+        upstream.settimeout(2.0)
+        upstream.connect(grpc_path)
+        upstream.setblocking(False)
+    except OSError as exc:
+        log.warning("cannot reach the gRPC server: %s", exc)
+        upstream.close()
+        return None
+    return upstream
+
+
 class _Pending:
     __slots__ = ("sock", "port", "deadline")
 
@@ -433,31 +450,21 @@ class Front:
             return
         # grpc core's first write wakes the front (edge-triggered: once); ticks do the rest
         self._epoll.register(handover.fds[1], select.EPOLLIN | select.EPOLLET)
-        if len(self._handovers.all()) == 1:
+        if len(self._handovers) == 1:
             self._next_tick = time.monotonic() + _HANDOVER_TICK
 
     def _advance_handovers(self, handovers: list) -> None:
         ended, forward = self._handovers.advance(handovers)
         self._next_tick = time.monotonic() + _HANDOVER_TICK
-        for handover in ended + forward:
-            try:
-                self._epoll.unregister(handover.fds[1])
-            except (OSError, ValueError):
-                pass
-        for handover in ended:
+        for handover in ended:  # their sockets are closed, so out of the epoll set
             self._closed.update(handover.fds)
         for handover in forward:
+            self._epoll.unregister(handover.fds[1])
             self._start_pair(handover.tcp, handover.unix)
 
     def _forward_to_grpc(self, sock: socket.socket, port: ClientPort) -> None:
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            upstream.settimeout(2.0)
-            upstream.connect(port.grpc_path)
-            upstream.setblocking(False)
-        except OSError as exc:
-            log.warning("cannot reach the gRPC server: %s", exc)
-            upstream.close()
+        upstream = connect_to_grpc(port.grpc_path)
+        if upstream is None:
             sock.close()
             return
         self._start_pair(sock, upstream)

@@ -46,6 +46,8 @@ import stat
 import threading
 import time
 
+from .front import connect_to_grpc
+
 log = logging.getLogger("etcdlite.http")
 
 #: how long grpc core may take to accept and register the connection before it is forwarded
@@ -287,22 +289,15 @@ class HandoverSet:
         #: how many connections were handed to grpc core, and how many forwarded instead
         self.handed_over = self.forwarded = 0
 
-    def __bool__(self) -> bool:
-        return bool(self._waiting)
+    def __len__(self) -> int:
+        return len(self._waiting)
 
     def connect(self, tcp: socket.socket, grpc_path: str, tls: bool) -> Handover | None:
         """Step 1, and the hand-over waits (None if grpc core cannot be reached: the caller
         closes ``tcp``)."""
         name = self._prefix + str(next(self._numbers)).encode()
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            unix.bind(name)
-            unix.settimeout(2.0)
-            unix.connect(grpc_path)
-            unix.setblocking(False)
-        except OSError as exc:
-            log.warning("cannot reach the gRPC server: %s", exc)
-            unix.close()
+        unix = connect_to_grpc(grpc_path, name)
+        if unix is None:
             return None
         handover = Handover(tcp, unix, name, grpc_path, tls)
         self._waiting[handover.fds[1]] = handover
