@@ -74,6 +74,12 @@ class Backend(ABC):
     def write(self, batch: Batch) -> None:
         """Persist ``batch`` atomically; return when it is durable."""
 
+    def write_is_quick(self) -> bool:
+        """Whether the next write costs only its usual sync (no checkpoint or other long work
+        due), so that it may be done on the event loop when it is fast. Backends that cannot
+        tell say no."""
+        return False
+
     @abstractmethod
     def size(self) -> tuple[int, int]:
         """(bytes allocated, bytes in use)."""

@@ -4,18 +4,36 @@ Requests are applied to memory on the event loop and their batches handed to :me
 one write (with its fsync) runs in the writer thread, new batches accumulate and go out together in
 the next write, so durability does not serialise clients. ``wait`` returns once everything submitted
 before the call is durable; ``on_durable`` learns the revision that became durable.
+
+Writes of a *sequential* load run on the event loop itself: handing a write to the thread and back
+costs a lone client more than the sync (on the development VM 0.11 ms against a 0.13 ms
+``fdatasync``). A load is sequential when the thread's last writes each carried one request and
+nothing arrived while they ran. A write on the loop hides concurrency (no request is taken while
+it syncs, and grpc.aio takes new calls one per loop turn), so every ``PROBE_EVERY``-th write of a
+sequential run goes to the thread again to look; a batch of more than one request ends the run at
+once. Only backends whose writes lately took under ``INLINE_SECONDS`` and whose next write is not a
+long one (``Backend.write_is_quick``) are written so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from .backend import Backend, Batch
 
 log = logging.getLogger(__name__)
+
+#: the longest write (as lately measured) that is done on the event loop in a sequential load
+INLINE_SECONDS = 0.001
+#: lone writes on the thread (nothing arrived meanwhile) after which a load counts as sequential
+SEQUENTIAL_AFTER = 3
+#: in a sequential run, one write in this many goes to the thread to see whether others wait
+PROBE_EVERY = 32
+_SMOOTHING = 0.2  # weight of the newest write in the moving average of write durations
 
 
 class DurabilityError(Exception):
@@ -30,12 +48,18 @@ class GroupCommitter:
         #: told once when the backend refuses a write (nothing is durable after it)
         self._on_failure = on_failure
         self._pending: Batch | None = None
+        self._pending_count = 0  # submissions merged into the pending batch
         self._pending_done: asyncio.Future | None = None
         self._inflight_done: asyncio.Future | None = None
         self._flusher: asyncio.Task | None = None
         self._executor = None if backend.instant else ThreadPoolExecutor(1, thread_name_prefix="etcdlite-writer")
         self.failure: BaseException | None = None
         self.writes = 0  # number of backend writes (fsyncs), for measurements
+        self.inline_writes = 0  # of those, written on the event loop
+        self._lone_writes = 0  # consecutive writes on the thread during which nothing arrived
+        self._inline_run = 0  # writes on the loop since the last one on the thread
+        #: moving average of the backend's write durations (seconds); unknown until one is done
+        self.write_seconds = float("inf")
         #: bytes the backend allocates, as of the last write (what etcd's space quota looks at)
         self.backend_size = backend.size()[0]
 
@@ -49,15 +73,29 @@ class GroupCommitter:
             return
         if self._pending is None:
             self._pending = batch.copy()
+            self._pending_count = 1
             self._pending_done = asyncio.get_running_loop().create_future()
         else:
             self._pending.merge(batch)
+            self._pending_count += 1
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     def _write(self, batch: Batch) -> None:
+        started = time.perf_counter()
         self._backend.write(batch)
+        elapsed = time.perf_counter() - started
+        recent = self.write_seconds
+        self.write_seconds = elapsed if recent == float("inf") else recent + _SMOOTHING * (elapsed - recent)
         self.backend_size = self._backend.size()[0]
+
+    def _writes_inline(self, count: int) -> bool:
+        if count > 1:
+            self._lone_writes = 0
+            return False
+        if self._lone_writes < SEQUENTIAL_AFTER or self._inline_run >= PROBE_EVERY - 1:
+            return False
+        return self.write_seconds < INLINE_SECONDS and self._backend.write_is_quick()
 
     async def wait(self) -> None:
         """Return when everything submitted so far is durable."""
@@ -73,11 +111,18 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         try:
             while self._pending is not None:
-                batch, done = self._pending, self._pending_done
+                batch, done, count = self._pending, self._pending_done, self._pending_count
                 self._pending = self._pending_done = None
                 self._inflight_done = done
                 try:
-                    await loop.run_in_executor(self._executor, self._write, batch)
+                    if self._writes_inline(count):
+                        self._write(batch)
+                        self.inline_writes += 1
+                        self._inline_run += 1
+                    else:
+                        self._inline_run = 0
+                        await loop.run_in_executor(self._executor, self._write, batch)
+                        self._lone_writes = self._lone_writes + 1 if self._pending is None else 0
                 except Exception as exc:  # the disk refused: nothing after this is durable
                     log.critical("backend write failed: %s", exc)
                     self.failure = exc

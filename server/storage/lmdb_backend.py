@@ -285,6 +285,11 @@ class LmdbBackend(Backend):
         seq = self._wal.append(operations)
         self._applier.submit(seq, operations)
 
+    def write_is_quick(self) -> bool:
+        """One append and its sync, unless the log is due to start over (that waits for LMDB's
+        own commit and sync first)."""
+        return self._wal.used < LOG_LIMIT and self._applier.failure is None
+
     def _commit(self, operations: list[Operation]) -> None:
         """One durable LMDB transaction of ``operations`` (the applier's and the replay's)."""
         started = time.perf_counter()

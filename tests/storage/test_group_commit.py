@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from etcdlite.auth.caller import INTERNAL
 from etcdlite.config import Config
 from etcdlite.mvcc.requests import PutRequest, RangeRequest
 from etcdlite.node import Node
 from etcdlite.storage.backend import Batch
+from etcdlite.storage.group_commit import INLINE_SECONDS, PROBE_EVERY, SEQUENTIAL_AFTER
 from etcdlite.storage.memory import MemoryBackend
 
 
@@ -158,3 +160,107 @@ def test_keep_alive_and_time_to_live_do_not_report_a_revoke_before_it_is_durable
         await node.close()
 
     asyncio.run(main())
+
+
+class TimedBackend(MemoryBackend):
+    """A disk whose writes take ``seconds`` and that records the thread each write ran on."""
+
+    instant = False
+
+    def __init__(self, seconds: float = 0.0, quick: bool = True) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.quick = quick
+        self.threads: list[str] = []
+
+    def write(self, batch: Batch) -> None:
+        if self.seconds:
+            time.sleep(self.seconds)
+        self.threads.append(threading.current_thread().name)
+        super().write(batch)
+
+    def write_is_quick(self) -> bool:
+        return self.quick
+
+    def on_loop(self) -> list[bool]:
+        return [name == "MainThread" for name in self.threads]
+
+
+async def _puts(node: Node, clients: int, each: int) -> None:
+    async def client(number: int) -> None:
+        for i in range(each):
+            await node.put(INTERNAL, PutRequest(b"c%d-%d" % (number, i), b"v"))
+
+    await asyncio.wait_for(asyncio.gather(*(client(n) for n in range(clients))), 30)
+
+
+def test_a_sequential_load_is_written_on_the_event_loop_with_a_probe_on_the_thread_now_and_then():
+    async def main() -> None:
+        backend = TimedBackend()
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        backend.threads.clear()
+        await _puts(node, 1, 200)
+        on_loop = backend.on_loop()
+        assert len(on_loop) == 200
+        assert not any(on_loop[:SEQUENTIAL_AFTER])  # the thread shows first that nothing else arrives
+        thread_writes = [i for i, inline in enumerate(on_loop) if not inline]
+        assert len(thread_writes) <= SEQUENTIAL_AFTER + 200 // PROBE_EVERY + 1
+        assert all(b - a <= PROBE_EVERY for a, b in zip(thread_writes, thread_writes[1:] + [200]))
+        assert node.committer.inline_writes == on_loop.count(True)
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_concurrent_writers_are_never_written_on_the_event_loop():
+    async def main() -> None:
+        backend = TimedBackend(seconds=0.0005)
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        backend.threads.clear()
+        await _puts(node, 8, 40)
+        assert not any(backend.on_loop())
+        assert len(backend.threads) < 8 * 40  # they shared syncs
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_a_sequential_load_turning_concurrent_goes_back_to_the_thread():
+    async def main() -> None:
+        backend = TimedBackend(seconds=0.0002)
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        await _puts(node, 1, 50)
+        assert node.committer.inline_writes > 0
+        backend.threads.clear()
+        await _puts(node, 16, 20)
+        # at most one probe interval's lone writes before a batch of two shows the concurrency
+        assert backend.on_loop().count(True) <= PROBE_EVERY
+        assert not any(backend.on_loop()[-100:])
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_slow_writes_and_writes_the_backend_calls_long_stay_on_the_thread():
+    async def main(backend: TimedBackend) -> None:
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        backend.threads.clear()
+        await _puts(node, 1, 20)
+        assert not any(backend.on_loop())
+        await node.close()
+
+    asyncio.run(main(TimedBackend(seconds=INLINE_SECONDS * 2)))
+    asyncio.run(main(TimedBackend(quick=False)))
+
+
+def test_the_lmdb_backend_calls_the_write_that_starts_the_log_over_long(tmp_path, monkeypatch):
+    from etcdlite.storage import lmdb_backend
+
+    backend = lmdb_backend.LmdbBackend(str(tmp_path / "data"))
+    try:
+        assert backend.write_is_quick()
+        monkeypatch.setattr(lmdb_backend, "LOG_LIMIT", 0)
+        backend.write(Batch(1, meta={"raft_index": 1}))
+        assert not backend.write_is_quick()
+    finally:
+        backend.close()
