@@ -96,6 +96,25 @@ class KeyIndex:
             self._keys.add(change.key)
         history.append(change)
 
+    def record_all(self, changes: list[Change]) -> None:
+        """:meth:`record` of every change (in revision order) into an empty index, the key order
+        sorted once at the end rather than kept key by key (a restart loads millions)."""
+        if self._histories:
+            raise RuntimeError("record_all needs an empty index")
+        histories = self._histories
+        get = histories.get
+        for change in changes:
+            history = get(change.key)
+            if history is None:
+                history = histories[change.key] = KeyHistory()
+            history.mains.append(change.main)
+            history.changes.append(change)
+        self._keys = SortedList(histories)
+
+    def live_keys(self) -> int:
+        """How many keys exist now (their newest change is not a tombstone)."""
+        return sum(1 for history in self._histories.values() if history.changes[-1].kv is not None)
+
     def unrecord(self, change: Change) -> None:
         """Take back the newest change of its key (undo of :meth:`record`)."""
         history = self._histories[change.key]

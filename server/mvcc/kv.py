@@ -75,27 +75,72 @@ def signed64(value: int) -> int:
 
 def decode_key_value(data: bytes) -> KeyValue:
     """Decode a proto3 ``mvccpb.KeyValue``; unknown fields are skipped as protobuf does."""
-    fields = {1: b"", 2: 0, 3: 0, 4: 0, 5: b"", 6: 0}
+    return _new_tuple(KeyValue, decode_key_value_fields(data))
+
+
+_new_tuple = tuple.__new__
+
+
+def decode_key_value_fields(data: bytes) -> tuple[bytes, int, int, int, bytes, int]:
+    """:func:`decode_key_value` as a plain tuple of KeyValue's fields. Written out (no helper
+    calls for one-byte varints): a restart decodes every stored revision."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    key = value = b""
+    create = mod = version = lease = 0
     pos = 0
     end = len(data)
-    while pos < end:
-        tag, pos = read_varint(data, pos)
-        number, wire_type = tag >> 3, tag & 7
-        if wire_type == 0:
-            value, pos = read_varint(data, pos)
-            if number in (2, 3, 4, 6):
-                fields[number] = signed64(value)
-        elif wire_type == 2:
-            length, pos = read_varint(data, pos)
-            if number in (1, 5):
-                fields[number] = bytes(data[pos:pos + length])
-            pos += length
-        elif wire_type == 1:
-            pos += 8
-        elif wire_type == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire_type}")
+    try:
+        while pos < end:
+            tag = data[pos]
+            pos += 1
+            if tag & 0x80:
+                tag, pos = read_varint(data, pos - 1)
+            wire_type = tag & 7
+            if wire_type == 0:
+                number = data[pos]
+                pos += 1
+                if number & 0x80:
+                    number &= 0x7F
+                    shift = 7
+                    while True:
+                        byte = data[pos]
+                        pos += 1
+                        number |= (byte & 0x7F) << shift
+                        if byte < 0x80:
+                            break
+                        shift += 7
+                        if shift >= 70:
+                            raise ValueError("varint too long")
+                field = tag >> 3
+                if field == 3:
+                    mod = number
+                elif field == 2:
+                    create = number
+                elif field == 4:
+                    version = number
+                elif field == 6:
+                    lease = number
+            elif wire_type == 2:
+                length = data[pos]
+                pos += 1
+                if length & 0x80:
+                    length, pos = read_varint(data, pos - 1)
+                field = tag >> 3
+                if field == 5:
+                    value = data[pos:pos + length]
+                elif field == 1:
+                    key = data[pos:pos + length]
+                pos += length
+            elif wire_type == 1:
+                pos += 8
+            elif wire_type == 5:
+                pos += 4
+            else:
+                raise ValueError(f"unsupported wire type {wire_type}")
+    except IndexError:
+        raise ValueError("truncated varint") from None
     if pos != end:
         raise ValueError("truncated KeyValue")
-    return KeyValue(fields[1], fields[2], fields[3], fields[4], fields[5], fields[6])
+    return (key, signed64(create) if create >> 63 else create, signed64(mod) if mod >> 63 else mod,
+            signed64(version) if version >> 63 else version, value, signed64(lease) if lease >> 63 else lease)

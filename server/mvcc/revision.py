@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 
 _REV = struct.Struct(">Q")
+_KEY = struct.Struct(">QcQ")
+_TOMBSTONE_KEY = struct.Struct(">QcQc")
 _TOMBSTONE_MARK = b"t"
 REVISION_BYTES = 17
 
@@ -21,9 +23,13 @@ def revision_to_bytes(main: int, sub: int, tombstone: bool = False) -> bytes:
 
 def bytes_to_revision(data: bytes) -> tuple[int, int, bool]:
     """Return (main, sub, is_tombstone) of an encoded revision key."""
-    if len(data) not in (REVISION_BYTES, REVISION_BYTES + 1) or data[8:9] != b"_":
-        raise ValueError(f"not a revision key: {data!r}")
-    tombstone = len(data) == REVISION_BYTES + 1
-    if tombstone and data[-1:] != _TOMBSTONE_MARK:
-        raise ValueError(f"not a revision key: {data!r}")
-    return _REV.unpack_from(data, 0)[0], _REV.unpack_from(data, 9)[0], tombstone
+    size = len(data)
+    if size == REVISION_BYTES:
+        main, mark, sub = _KEY.unpack(data)
+        if mark == b"_":
+            return main, sub, False
+    elif size == REVISION_BYTES + 1:
+        main, mark, sub, end = _TOMBSTONE_KEY.unpack(data)
+        if mark == b"_" and end == _TOMBSTONE_MARK:
+            return main, sub, True
+    raise ValueError(f"not a revision key: {data!r}")

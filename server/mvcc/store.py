@@ -207,17 +207,17 @@ class MVCCStore:
             listener(commit)
 
     def restore(self, changes: Iterable[Change], compact_revision: int) -> None:
-        """Load persisted history (in revision order) into an empty store."""
+        """Load persisted history (in revision order) into an empty store (a list is taken over,
+        not copied)."""
         if self._log:
             raise RuntimeError("restore needs an empty store")
-        highest = 1
-        for change in changes:
-            self._index.record(change)
-            self._log.append(change)
-            highest = change.main
+        log = changes if isinstance(changes, list) else list(changes)
+        self._index.record_all(log)
+        self._log = log
+        highest = log[-1].main if log else 1
         self.compact_revision = compact_revision
         self.current_revision = max(highest, compact_revision, 1)
-        self.live_keys = sum(1 for _ in self.latest_kvs())
+        self.live_keys = self._index.live_keys()
 
     def changes_since(self, revision: int) -> Iterable[Change]:
         """Stored changes with main revision ≥ ``revision``, in order (a live view: don't write

@@ -110,3 +110,26 @@ def test_sizes_can_be_read_while_another_thread_defragments(tmp_path):
     assert failures == []
     assert len(backend.load().changes) == len(changes)
     backend.close()
+
+
+def test_a_restart_gives_a_keys_revisions_one_key_object_and_mod_revision_is_the_main_revision(tmp_path):
+    """Memory per stored revision: a reloaded key's revisions share its bytes, its create
+    revision where equal, and each record's mod revision is its change's main revision."""
+    backend = LmdbBackend(str(tmp_path))
+    changes = [Change(2, 0, b"key", KeyValue(b"key", 2, 2, 1, b"1")),
+               Change(3, 0, b"key", KeyValue(b"key", 2, 3, 2, b"2")),
+               Change(4, 0, b"key", None),
+               Change(5, 0, b"key", KeyValue(b"key", 5, 5, 1, b"3", lease=9))]
+    backend.write(Batch(5, changes))
+    backend.close()
+    loaded = LmdbBackend(str(tmp_path))
+    try:
+        state = loaded.load()
+    finally:
+        loaded.close()
+    assert state.changes == changes
+    first, second, gone, third = state.changes
+    assert first.key is second.key is gone.key is third.key is first.kv.key is third.kv.key
+    assert second.kv.create_revision is first.kv.create_revision is first.main
+    assert all(c.kv.mod_revision is c.main for c in (first, second, third))
+    assert third.kv.create_revision is third.main
