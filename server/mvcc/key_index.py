@@ -33,27 +33,36 @@ class Change(NamedTuple):
         return encode_key_value(kv)
 
 
+def _main(change: Change) -> int:
+    return change.main
+
+
 class KeyHistory:
-    __slots__ = ("mains", "changes")
+    """One key's changes in revision order (bisected by their main revision: no second list of
+    the revisions, which cost as much memory as the changes themselves for short histories)."""
+
+    __slots__ = ("changes",)
 
     def __init__(self) -> None:
-        self.mains: list[int] = []
         self.changes: list[Change] = []
 
     def append(self, change: Change) -> None:
-        self.mains.append(change.main)
         self.changes.append(change)
+
+    def index_at(self, revision: int) -> int:
+        """The position of the newest change at or below ``revision`` (-1: none)."""
+        return bisect_right(self.changes, revision, key=_main) - 1
 
     def latest(self) -> KeyValue | None:
         return self.changes[-1].kv
 
     def at(self, revision: int) -> KeyValue | None:
         """The live KeyValue at ``revision``, or None if the key did not exist then."""
-        mains = self.mains
-        if mains[-1] <= revision:
-            return self.changes[-1].kv
-        i = bisect_right(mains, revision) - 1
-        return self.changes[i].kv if i >= 0 else None
+        changes = self.changes
+        if changes[-1].main <= revision:
+            return changes[-1].kv
+        i = bisect_right(changes, revision, key=_main) - 1
+        return changes[i].kv if i >= 0 else None
 
     def compact(self, revision: int) -> list[Change]:
         """Drop what etcd's compaction at ``revision`` drops; return the dropped changes.
@@ -61,7 +70,7 @@ class KeyHistory:
         Everything at or below ``revision`` goes except the newest such change, which stays unless it
         is a tombstone.
         """
-        i = bisect_right(self.mains, revision) - 1
+        i = self.index_at(revision)
         if i < 0:
             return []
         cut = i + 1 if self.changes[i].kv is None else i
@@ -69,7 +78,6 @@ class KeyHistory:
             return []
         dropped = self.changes[:cut]
         del self.changes[:cut]
-        del self.mains[:cut]
         return dropped
 
     def __bool__(self) -> bool:
@@ -107,7 +115,6 @@ class KeyIndex:
             history = get(change.key)
             if history is None:
                 history = histories[change.key] = KeyHistory()
-            history.mains.append(change.main)
             history.changes.append(change)
         self._keys = SortedList(histories)
 
@@ -120,7 +127,6 @@ class KeyIndex:
         history = self._histories[change.key]
         assert history.changes[-1] is change
         history.changes.pop()
-        history.mains.pop()
         if not history:
             del self._histories[change.key]
             self._keys.remove(change.key)

@@ -7,7 +7,7 @@ and hand their changes to ``on_commit`` for persistence (and, later, watchers an
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from typing import Callable, Iterable
 
 import google_crc32c
@@ -128,7 +128,10 @@ class _WriteTxn:
 
     def put(self, key: bytes, value: bytes, lease: int) -> None:
         history = self.store._index.get(key)
-        prev = history.latest() if history is not None else None
+        prev = None
+        if history is not None:
+            key = history.changes[-1].key  # one bytes object for all of a key's revisions
+            prev = history.latest()
         if prev is None:
             kv = KeyValue(key, self.main, self.main, 1, value, lease)
         else:
@@ -548,7 +551,7 @@ class MVCCStore:
     def _live_entries_at(self, revision: int) -> set[tuple[int, int]]:
         live = set()
         for history in self._index.histories_in_range(b"\x00", b"\x00"):
-            i = bisect_right(history.mains, revision) - 1
+            i = history.index_at(revision)
             if i >= 0 and history.changes[i].kv is not None:
                 live.add((history.changes[i].main, history.changes[i].sub))
         return live

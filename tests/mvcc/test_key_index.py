@@ -25,7 +25,7 @@ def histories(draw) -> list[Change]:
 
 
 def _state(index: KeyIndex) -> list:
-    return [(key, [(c.main, c.sub, c.kv) for c in index.get(key).changes], index.get(key).mains)
+    return [(key, [(c.main, c.sub, c.kv) for c in index.get(key).changes])
             for key in index.keys_in_range(b"\0", b"\0")]
 
 
