@@ -65,6 +65,9 @@ CLASSIFY_TIMEOUT = 10.0
 _PEEK_SIZE = 16 * 1024 + 5  # one full TLS record
 _CHUNK = 64 * 1024
 _HANDOVER_TICK = 0.002  # how often waiting hand-overs look for grpc core's side
+#: a look at the process costs ~1 ms per 300 descriptors; the front looks at most this share of
+#: its time, so that a burst of connections does not keep it (and the GIL) busy scanning
+_HANDOVER_DUTY = 0.3
 _SPLICE = getattr(os, "splice", None)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _GONE = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EBADF,
@@ -291,6 +294,8 @@ class Front:
         instead of forwarding them; only in grpc core's own process."""
         self._handovers = handovers
         self._next_tick = 0.0
+        self._handover_due = False  # grpc core wrote to a waiting hand-over's socket
+        self._look_allowed = 0.0  # the next look at the process, at the earliest
         self._epoll = select.epoll()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
@@ -338,7 +343,8 @@ class Front:
             while not self._stopping:
                 timeout = 1.0 if self._pending else -1
                 if self._handovers:
-                    timeout = max(0.0, self._next_tick - time.monotonic())
+                    due = self._look_allowed if self._handover_due else max(self._next_tick, self._look_allowed)
+                    timeout = max(0.0, due - time.monotonic())
                 try:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
@@ -355,8 +361,10 @@ class Front:
                     self._dispatch(fd, mask)
                 if self._pending:
                     self._expire_pending()
-                if self._handovers and time.monotonic() >= self._next_tick:
-                    self._advance_handovers(self._handovers.all())
+                if self._handovers:
+                    now = time.monotonic()
+                    if (self._handover_due or now >= self._next_tick) and now >= self._look_allowed:
+                        self._advance_handovers(self._handovers.all())
         except Exception:
             log.exception("the client port thread failed")
 
@@ -373,9 +381,8 @@ class Front:
         if pair is not None:
             self._forward(pair, fd, mask)
             return
-        handover = self._handovers.waiting(fd) if self._handovers is not None else None
-        if handover is not None:  # grpc core wrote to it
-            self._advance_handovers([handover])
+        if self._handovers is not None and self._handovers.waiting(fd) is not None:
+            self._handover_due = True  # grpc core wrote to it: all waiting ones look, once
 
     def _accept(self, port: ClientPort) -> None:
         for _ in range(64):
@@ -454,8 +461,12 @@ class Front:
             self._next_tick = time.monotonic() + _HANDOVER_TICK
 
     def _advance_handovers(self, handovers: list) -> None:
+        started = time.monotonic()
         ended, forward = self._handovers.advance(handovers)
-        self._next_tick = time.monotonic() + _HANDOVER_TICK
+        now = time.monotonic()
+        self._handover_due = False
+        self._look_allowed = now + (now - started) * (1 - _HANDOVER_DUTY) / _HANDOVER_DUTY
+        self._next_tick = max(now + _HANDOVER_TICK, self._look_allowed)
         for handover in ended:  # their sockets are closed, so out of the epoll set
             self._closed.update(handover.fds)
         for handover in forward:

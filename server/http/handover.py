@@ -288,6 +288,7 @@ class HandoverSet:
         self._stopped = False
         #: how many connections were handed to grpc core, and how many forwarded instead
         self.handed_over = self.forwarded = 0
+        self.looks = 0  # looks at the process (one serves every waiting hand-over)
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -321,6 +322,7 @@ class HandoverSet:
             else:
                 own = {fd for h in handovers for fd in h.fds}
                 view = _ProcessView(self._prefix, own, {h.grpc_path for h in handovers})
+                self.looks += 1
                 now = time.monotonic()
                 for h in handovers:
                     outcome = h.advance(view)
