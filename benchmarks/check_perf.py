@@ -63,10 +63,10 @@ def check(endpoint: str, load: str) -> dict:
     m = re.search(r"(\d+) writes/s", text)
     if m:
         result["writes_per_s"] = int(m.group(1))
-    m = re.search(r"Slowest request took ([\d.]+)s", text)
+    m = re.search(r"Slowest request took (?:too long: )?([\d.]+)s", text)
     if m:
         result["slowest_s"] = float(m.group(1))
-    m = re.search(r"Stddev is ([\d.]+)s", text)
+    m = re.search(r"Stddev (?:is|too high:) ([\d.]+)s", text)
     if m:
         result["stddev_s"] = float(m.group(1))
     result["lines"] = [line for line in text.splitlines() if "PASS" in line or "FAIL" in line]
