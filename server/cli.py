@@ -463,7 +463,7 @@ async def _serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(config)
+    runtime = Runtime(config, freeze_history=True)
     await runtime.start()
     _tune_gc()
     if config.time_control:

@@ -123,8 +123,11 @@ def open_backend(config: Config) -> Backend:
 
 
 class Runtime:
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None, freeze_history: bool = False) -> None:
+        """``freeze_history``: the history loaded at start is moved out of the GC's reach
+        (``gc.freeze``); only for a process of its own (the command line), never embedded."""
         self.config = config
+        self.freeze_history = freeze_history
         if clock is None and config.time_control:
             clock = ManualClock()
         self.clock = clock
@@ -175,7 +178,8 @@ class Runtime:
             raise
         try:
             try:
-                self.node = Node(self.config, backend, client_urls=[], clock=self.clock)
+                self.node = Node(self.config, backend, client_urls=[], clock=self.clock,
+                                 freeze_history=self.freeze_history)
             except StorageError as exc:  # the data dir loads as corrupt
                 backend.close()
                 raise StartupError(str(exc)) from None
