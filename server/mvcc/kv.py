@@ -24,6 +24,8 @@ _MASK64 = (1 << 64) - 1
 
 def encode_varint(value: int) -> bytes:
     """A proto3 varint (negative numbers as their 64-bit two's complement, as protobuf does)."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     value &= _MASK64
     out = bytearray()
     while value > 0x7F:
@@ -33,21 +35,27 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def encode_key_value(kv: KeyValue) -> bytes:
-    """Encode ``kv`` exactly as protobuf serializes ``mvccpb.KeyValue`` (zero fields omitted)."""
+    """Encode ``kv`` exactly as protobuf serializes ``mvccpb.KeyValue`` (zero fields omitted).
+    Every write encodes its changes for the log, so this is written out for speed."""
+    key, create, mod, version, value, lease = kv
+    varint = encode_varint
     parts = []
-    if kv.key:
-        parts += (b"\x0a", encode_varint(len(kv.key)), kv.key)
-    if kv.create_revision:
-        parts += (b"\x10", encode_varint(kv.create_revision))
-    if kv.mod_revision:
-        parts += (b"\x18", encode_varint(kv.mod_revision))
-    if kv.version:
-        parts += (b"\x20", encode_varint(kv.version))
-    if kv.value:
-        parts += (b"\x2a", encode_varint(len(kv.value)), kv.value)
-    if kv.lease:
-        parts += (b"\x30", encode_varint(kv.lease))
+    if key:
+        parts += (b"\x0a", varint(len(key)), key)
+    if create:
+        parts += (b"\x10", varint(create))
+    if mod:
+        parts += (b"\x18", varint(mod))
+    if version:
+        parts += (b"\x20", varint(version))
+    if value:
+        parts += (b"\x2a", varint(len(value)), value)
+    if lease:
+        parts += (b"\x30", varint(lease))
     return b"".join(parts)
 
 

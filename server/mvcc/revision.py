@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 
-_REV = struct.Struct(">Q")
 _KEY = struct.Struct(">QcQ")
 _TOMBSTONE_KEY = struct.Struct(">QcQc")
 _TOMBSTONE_MARK = b"t"
@@ -17,8 +16,9 @@ REVISION_BYTES = 17
 
 
 def revision_to_bytes(main: int, sub: int, tombstone: bool = False) -> bytes:
-    data = _REV.pack(main) + b"_" + _REV.pack(sub)
-    return data + _TOMBSTONE_MARK if tombstone else data
+    if tombstone:
+        return _TOMBSTONE_KEY.pack(main, b"_", sub, _TOMBSTONE_MARK)
+    return _KEY.pack(main, b"_", sub)
 
 
 def bytes_to_revision(data: bytes) -> tuple[int, int, bool]:
