@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 #: the longest write (as lately measured) that is done on the event loop in a sequential load
 INLINE_SECONDS = 0.001
 #: lone writes on the thread (nothing arrived meanwhile) after which a load counts as sequential
-SEQUENTIAL_AFTER = 3
+SEQUENTIAL_AFTER = 4
 #: in a sequential run, one write in this many goes to the thread to see whether others wait
-PROBE_EVERY = 32
+PROBE_EVERY = 8
 _SMOOTHING = 0.2  # weight of the newest write in the moving average of write durations
 
 
