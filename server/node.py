@@ -67,7 +67,6 @@ EXPIRY_INTERVAL = 0.5
 EXPIRY_BATCH = 500
 
 
-
 @contextmanager
 def _collection_paused(freeze: bool = False):
     """No cyclic garbage collection while the history is loaded: every object made then lives
@@ -83,6 +82,7 @@ def _collection_paused(freeze: bool = False):
             gc.freeze()
         if enabled:
             gc.enable()
+
 
 class ServerStats:
     """What the node measures for etcd's server, disk and compaction metrics, as plain numbers."""
