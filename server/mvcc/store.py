@@ -210,11 +210,11 @@ class MVCCStore:
             listener(commit)
 
     def restore(self, changes: Iterable[Change], compact_revision: int) -> None:
-        """Load persisted history (in revision order) into an empty store (a list is taken over,
-        not copied)."""
+        """Load persisted history (in revision order) into an empty store. The store keeps a
+        list of its own (writes append to it; a snapshot restored twice must not see them)."""
         if self._log:
             raise RuntimeError("restore needs an empty store")
-        log = changes if isinstance(changes, list) else list(changes)
+        log = list(changes)
         self._index.record_all(log)
         self._log = log
         highest = log[-1].main if log else 1
