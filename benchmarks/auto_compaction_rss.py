@@ -33,7 +33,7 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from servers import REPO, _wait_ready, free_port  # noqa: E402
+from servers import REPO, wait_ready, free_port  # noqa: E402
 
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 
@@ -105,7 +105,7 @@ class Config:
     def start(self) -> None:
         self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))
-        _wait_ready(self.endpoint, self.proc)
+        wait_ready(self.endpoint, self.proc)
         self.cpu_start = cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:

@@ -18,41 +18,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
-from servers import REPO, free_port
+from servers import start, stop, wait_ready
 
 ETCD35 = os.environ.get("ETCD35_DIR", "/opt/etcd-3.5.1")
-
-
-def start(target: str, data: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    endpoint = f"127.0.0.1:{port}"
-    if target.startswith("etcdlite"):
-        cmd = [sys.executable, "-m", "etcdlite", "--listen-client-urls", f"http://{endpoint}",
-               "--log-level", "error", "--data-dir", "" if target == "etcdlite-memory" else data]
-    else:
-        peer = free_port()
-        binary = os.path.join(ETCD35, "etcd") if target == "etcd35" else "/usr/bin/etcd"
-        cmd = [binary, "--name", "default", "--data-dir", data,
-               "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
-               "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONPATH=REPO))
-    etcdctl = os.path.join(ETCD35, "etcdctl")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{target} exited with {proc.returncode}")
-        if subprocess.run([etcdctl, "--endpoints", endpoint, "endpoint", "health"],
-                          capture_output=True).returncode == 0:
-            return proc, endpoint
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{target} did not become healthy")
 
 
 def check(endpoint: str, load: str) -> dict:
@@ -87,18 +58,14 @@ def main() -> None:
             proc = None
             try:
                 proc, endpoint = start(target, os.path.join(root, "data"))
+                wait_ready(endpoint, proc)
                 result = check(endpoint, load)
                 result["target"] = target
                 results.append(result)
                 print(json.dumps(result), flush=True)
             finally:
                 if proc is not None:
-                    proc.terminate()
-                    try:
-                        proc.wait(30)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    stop(proc, 30)
                 shutil.rmtree(root, ignore_errors=True)
     print("| load | target | verdict | writes/s | slowest request s | stddev s |")
     print("|---|---|---|---|---|---|")

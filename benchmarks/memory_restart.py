@@ -27,14 +27,13 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
 import grpc
 
-from servers import REPO, free_port
+from servers import start, stop, wait_ready
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc
 
 TXN_OPS = 128
@@ -48,50 +47,12 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def command(target: str, data: str, port: int) -> list[str]:
-    endpoint = f"127.0.0.1:{port}"
-    if target == "etcdlite":
-        return [sys.executable, "-m", "etcdlite", "--listen-client-urls", f"http://{endpoint}",
-                "--data-dir", data, "--log-level", "error"]
-    binary = "/usr/bin/etcd" if target == "etcd" else os.path.join(os.environ.get("ETCD35_DIR", "/opt/etcd-3.5.1"), "etcd")
-    peer = free_port()
-    return [binary, "--name", "default", "--data-dir", data,
-            "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error",
-            "--quota-backend-bytes", str(8 << 30)]
+#: etcd's default quota (2 GiB) would end the larger loads with NOSPACE
+_ETCD_FLAGS = ["--quota-backend-bytes", str(8 << 30)]
 
 
-def start(target: str, data: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(command(target, data, port), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))
-    return proc, f"127.0.0.1:{port}"
-
-
-def first_read(proc: subprocess.Popen, endpoint: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as channel:
-        kv = rpc_pb2_grpc.KVStub(channel)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                kv.Range(rpc_pb2.RangeRequest(key=b"k%015d" % 0), timeout=1)
-                return
-            except grpc.RpcError:
-                time.sleep(0.01)
-    raise RuntimeError("no answer before the deadline")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def start_target(target: str, data: str) -> tuple[subprocess.Popen, str]:
+    return start(target, data, _ETCD_FLAGS if target in ("etcd", "etcd35") else None)
 
 
 def write(endpoint: str, keys: int, revisions: int, value_size: int, deadline: float) -> None:
@@ -141,18 +102,18 @@ def measure(target: str, args: argparse.Namespace, deadline: float) -> dict:
     result: dict = {"target": target}
     proc = None
     try:
-        proc, endpoint = start(target, data)
-        first_read(proc, endpoint, 60)
+        proc, endpoint = start_target(target, data)
+        wait_ready(endpoint, proc, 60)
         started = time.monotonic()
         write(endpoint, args.keys, args.revisions, args.value_size, deadline)
         result["write_s"] = round(time.monotonic() - started, 1)
         result["keys_counted"] = read_all(endpoint)
         result["load_rss_mib"] = round(rss_mib(proc.pid), 1)
-        stop(proc)
+        stop(proc, 60)
         proc = None
         started = time.monotonic()
-        proc, endpoint = start(target, data)
-        first_read(proc, endpoint, max(1.0, deadline - time.monotonic()))
+        proc, endpoint = start_target(target, data)
+        wait_ready(endpoint, proc, max(1.0, deadline - time.monotonic()))
         result["restart_s"] = round(time.monotonic() - started, 2)
         result["restart_rss_mib"] = round(rss_mib(proc.pid), 1)
         result["keys_after_restart"] = read_all(endpoint)
@@ -162,7 +123,7 @@ def measure(target: str, args: argparse.Namespace, deadline: float) -> dict:
         result["data_dir_mib"] = round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs) / 2**20, 1)
     finally:
         if proc is not None:
-            stop(proc)
+            stop(proc, 60)
         shutil.rmtree(root, ignore_errors=True)
     return result
 

@@ -37,7 +37,8 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Until the server answers a Range (or exits: RuntimeError)."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(endpoint) as channel:
         kv = rpc_pb2_grpc.KVStub(channel)
@@ -48,38 +49,56 @@ def _wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 30) -> N
                 kv.Range(rpc_pb2.RangeRequest(key=b"health"), timeout=1)
                 return
             except grpc.RpcError:
-                time.sleep(0.05)
+                time.sleep(0.01)
     raise RuntimeError("server did not become ready")
+
+
+def command(kind: str, endpoint: str, data: str) -> list[str]:
+    """kind: "etcd" (real etcd 3.4), "etcd35" (``$ETCD35_DIR/etcd``, default /opt/etcd-3.5.1),
+    "etcdlite" (LMDB on ``data``) or "etcdlite-memory"."""
+    if kind in ("etcd", "etcd35"):
+        peer = free_port()
+        binary = (shutil.which("etcd") or "/usr/bin/etcd") if kind == "etcd" else \
+            os.path.join(os.environ.get("ETCD35_DIR", "/opt/etcd-3.5.1"), "etcd")
+        return [binary, "--name", "default", "--data-dir", data,
+                "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error"]
+    return [sys.executable, "-m", "etcdlite", "--listen-client-urls", f"http://{endpoint}",
+            "--log-level", "error", "--data-dir", "" if kind == "etcdlite-memory" else data]
+
+
+def start(kind: str, data: str, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """The server of ``kind`` on a free port and ``data`` (not waited for); (process, endpoint)."""
+    endpoint = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(command(kind, endpoint, data) + (extra or []), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    return proc, endpoint
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; returns once it has exited."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
 def server(kind: str, extra: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """kind: "etcd" (real etcd 3.4), "etcdlite" (LMDB on a temp dir) or "etcdlite-memory"."""
+    """A ready server of ``kind`` (see :func:`command`) on a temp data dir, stopped afterwards."""
     data = tempfile.mkdtemp(prefix=f"bench-{kind}-")
-    port = free_port()
-    endpoint = f"127.0.0.1:{port}"
-    if kind == "etcd":
-        peer = free_port()
-        cmd = [shutil.which("etcd") or "/usr/bin/etcd", "--name", "default", "--data-dir", data,
-               "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
-               "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--log-level", "error"]
-    else:
-        cmd = [sys.executable, "-m", "etcdlite", "--listen-client-urls", f"http://{endpoint}",
-               "--log-level", "error", "--data-dir", "" if kind == "etcdlite-memory" else data]
-    proc = subprocess.Popen(cmd + (extra or []), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=REPO))
+    proc, endpoint = start(kind, data, extra)
     try:
-        _wait_ready(endpoint, proc)
+        wait_ready(endpoint, proc)
         yield endpoint, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(data, ignore_errors=True)
 
 

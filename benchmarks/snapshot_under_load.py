@@ -39,7 +39,7 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from servers import REPO, _wait_ready, free_port  # noqa: E402
+from servers import REPO, wait_ready, free_port  # noqa: E402
 
 from etcdlite.proto import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 
@@ -101,7 +101,7 @@ class Server:
     def __enter__(self) -> "Server":
         self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=self.pythonpath))
-        _wait_ready(self.endpoint, self.proc, timeout=60)
+        wait_ready(self.endpoint, self.proc, timeout=60)
         return self
 
     def __exit__(self, *exc) -> None:
