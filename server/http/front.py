@@ -293,9 +293,9 @@ class Front:
         """``handovers``: give gRPC connections to grpc core itself (etcdlite.http.handover)
         instead of forwarding them; only in grpc core's own process."""
         self._handovers = handovers
-        self._next_tick = 0.0
-        self._handover_due = False  # grpc core wrote to a waiting hand-over's socket
         self._look_allowed = 0.0  # the next look at the process, at the earliest
+        self._next_tick = 0.0  # the next look while nothing wakes the front (>= _look_allowed)
+        self._handover_due = False  # grpc core wrote to a waiting hand-over's socket
         self._epoll = select.epoll()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
@@ -343,8 +343,7 @@ class Front:
             while not self._stopping:
                 timeout = 1.0 if self._pending else -1
                 if self._handovers:
-                    due = self._look_allowed if self._handover_due else max(self._next_tick, self._look_allowed)
-                    timeout = max(0.0, due - time.monotonic())
+                    timeout = max(0.0, self._next_look() - time.monotonic())
                 try:
                     events = self._epoll.poll(timeout)
                 except InterruptedError:
@@ -361,12 +360,15 @@ class Front:
                     self._dispatch(fd, mask)
                 if self._pending:
                     self._expire_pending()
-                if self._handovers:
-                    now = time.monotonic()
-                    if (self._handover_due or now >= self._next_tick) and now >= self._look_allowed:
-                        self._advance_handovers(self._handovers.all())
+                if self._handovers and time.monotonic() >= self._next_look():
+                    self._advance_handovers(self._handovers.all())
         except Exception:
             log.exception("the client port thread failed")
+
+    def _next_look(self) -> float:
+        """When waiting hand-overs look at the process next: as soon as allowed once grpc core
+        wrote to one of them, else at the tick."""
+        return self._look_allowed if self._handover_due else self._next_tick
 
     def _dispatch(self, fd: int, mask: int) -> None:
         port = self._ports.get(fd)
@@ -458,7 +460,7 @@ class Front:
         # grpc core's first write wakes the front (edge-triggered: once); ticks do the rest
         self._epoll.register(handover.fds[1], select.EPOLLIN | select.EPOLLET)
         if len(self._handovers) == 1:
-            self._next_tick = time.monotonic() + _HANDOVER_TICK
+            self._next_tick = max(time.monotonic() + _HANDOVER_TICK, self._look_allowed)
 
     def _advance_handovers(self, handovers: list) -> None:
         started = time.monotonic()
