@@ -147,6 +147,7 @@ class Node:
         self.watch_hub = WatchHub(self.store, lambda: self.durable_revision, self.clock,
                                   config.watch_progress_notify_interval)
         self.committer = GroupCommitter(backend, self._on_durable, self._on_disk_failure)
+        self._commit_lazily = False  # the write being applied may share a later sync
         #: told when the disk refused a write: every later write fails, so the server stops
         self.disk_failed: list[Callable[[BaseException], None]] = []
         self.store.add_listener(self.lessor.on_commit)
@@ -189,7 +190,8 @@ class Node:
 
     def _on_commit(self, commit: Commit) -> None:
         self.committer.submit(Batch(commit.revision, commit.changes, commit.compacted,
-                                    commit.compact_revision, {"raft_index": self.raft_index + 1}))
+                                    commit.compact_revision, {"raft_index": self.raft_index + 1}),
+                              lazy=self._commit_lazily)
 
     def _on_disk_failure(self, exc: BaseException) -> None:
         for callback in list(self.disk_failed):
@@ -203,13 +205,14 @@ class Node:
                 del self._revoking[lease_id]
         self.watch_hub.on_durable(revision)
 
-    async def _durable(self, proposals: int = 1) -> None:
+    async def _durable(self, proposals: int = 1, urge: bool = True) -> None:
         """Wait until the writes just applied are durable; they count as pending proposals
-        meanwhile, and as failed ones if the disk refuses them."""
+        meanwhile, and as failed ones if the disk refuses them. ``urge=False``: the caller has no
+        hurry (see ``_write``'s ``can_wait``)."""
         stats = self.stats
         stats.pending_proposals += proposals
         try:
-            await self.committer.wait()
+            await self.committer.wait(urge)
         except DurabilityError:
             stats.failed_proposals += proposals
             raise
@@ -288,8 +291,12 @@ class Node:
         return sorted(lease.keys) if lease is not None else []
 
     async def _write(self, caller: Caller, request: object, validate: Callable[[], None],
-                     request_size: int, puts: bool, apply: Callable[[], T], quota: int = 0) -> T:
-        """Run one KV write through the stages; ``quota`` is the space it may add (0: none)."""
+                     request_size: int, puts: bool, apply: Callable[[], T], quota: int = 0,
+                     can_wait: Callable[[T], bool] | None = None) -> T:
+        """Run one KV write through the stages; ``quota`` is the space it may add (0: none).
+        ``can_wait(result)``: whether the caller will wait for something else after this write
+        anyway (a lock waiter), so that the write may share a later sync (group commit's lazy
+        writes)."""
         if quota:
             self._check_quota(quota)
         validate()
@@ -297,9 +304,18 @@ class Node:
         self.store.check_request_size(request_size)
         self._check_writable(puts)
         self._authorize(caller, info, request)
-        result = apply()
+        if can_wait is None:
+            result = apply()
+            urge = True
+        else:
+            self._commit_lazily = True
+            try:
+                result = apply()
+            finally:
+                self._commit_lazily = False
+            urge = not can_wait(result)
         self._applied()
-        await self._durable()
+        await self._durable(urge=urge)
         return result
 
     # -- KV ---------------------------------------------------------------------------------
@@ -324,9 +340,11 @@ class Node:
             caller, req, lambda: validation.check_delete(req), request_size, False,
             lambda: self.store.delete_range(req, request_size, checked=True))
 
-    async def txn(self, caller: Caller, req: TxnRequest, request_size: int | None = None) -> TxnResult:
+    async def txn(self, caller: Caller, req: TxnRequest, request_size: int | None = None,
+                  can_wait: Callable[[TxnResult], bool] | None = None) -> TxnResult:
         """``request_size``: the encoded size, known for requests from the wire; measured here for
-        requests the server builds itself (locks, elections), which etcd size-checks as well."""
+        requests the server builds itself (locks, elections), which etcd size-checks as well.
+        ``can_wait``: see ``_write``."""
         if validation.is_read_only(req):
             validation.check_txn(req, self.store.max_txn_ops)
             self._authorize(caller, self.identify(caller), req)
@@ -336,7 +354,7 @@ class Node:
         return await self._write(
             caller, req, lambda: validation.check_txn(req, self.store.max_txn_ops), request_size,
             _has_direct_put(req), lambda: self.store.txn(req, request_size, checked=True),
-            _txn_cost(req))
+            _txn_cost(req), can_wait)
 
     async def compact(self, caller: Caller, revision: int) -> int:
         self.identify(caller)  # etcd checks the token; compaction needs no permission

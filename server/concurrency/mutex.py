@@ -12,7 +12,7 @@ import logging
 from ..auth.caller import Caller
 from ..errors import EtcdError
 from ..mvcc.requests import (CMP_CREATE, CMP_EQUAL, Compare, DeleteRangeRequest, PutRequest,
-                             RangeRequest, TxnRequest)
+                             RangeRequest, TxnRequest, TxnResult)
 from ..node import Node
 from .errors import SESSION_EXPIRED, as_unknown, unknown
 from .waiting import owner_range, wait_deletes
@@ -47,18 +47,13 @@ async def lock(node: Node, caller: Caller, name: bytes, lease: int) -> tuple[int
         acquired = await node.txn(caller, TxnRequest(
             [Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=0)],
             [PutRequest(key, b"", lease), owner_range(prefix)],
-            [RangeRequest(key), owner_range(prefix)]))
+            [RangeRequest(key), owner_range(prefix)]), can_wait=_must_wait)
     except EtcdError as exc:
         raise as_unknown(exc) from None
-    if acquired.succeeded:
-        my_revision = acquired.revision
-    else:
-        my_revision = acquired.responses[0].kvs[0].create_revision
-    owner = acquired.responses[1].kvs
-    if not owner or owner[0].create_revision == my_revision:
+    if not _must_wait(acquired):
         return acquired.revision, key
     try:
-        await wait_deletes(node, caller, prefix, my_revision - 1)
+        await wait_deletes(node, caller, prefix, _create_revision(acquired) - 1)
     except EtcdError as exc:
         _delete_in_background(node, caller, key)
         raise as_unknown(exc) from None
@@ -72,6 +67,18 @@ async def lock(node: Node, caller: Caller, name: bytes, lease: int) -> tuple[int
     if not mine.kvs:
         raise unknown(SESSION_EXPIRED)
     return mine.revision, key
+
+
+def _create_revision(result: TxnResult) -> int:
+    """The create revision of the caller's key, from the lock txn's result."""
+    return result.revision if result.succeeded else result.responses[0].kvs[0].create_revision
+
+
+def _must_wait(result: TxnResult) -> bool:
+    """Whether the lock txn's caller waits for an older key to go (then its write need not be
+    durable before the holder's deletion is)."""
+    owner = result.responses[1].kvs
+    return bool(owner) and owner[0].create_revision != _create_revision(result)
 
 
 async def unlock(node: Node, caller: Caller, key: bytes) -> int:

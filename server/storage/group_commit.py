@@ -13,6 +13,13 @@ it syncs, and grpc.aio takes new calls one per loop turn), so every ``PROBE_EVER
 sequential run goes to the thread again to look; a batch of more than one request ends the run at
 once. Only backends whose writes lately took under ``INLINE_SECONDS`` and whose next write is not a
 long one (``Backend.write_is_quick``) are written so.
+
+A write may be submitted *lazily*: nobody needs it durable yet (a lock waiter's key, which waits
+for its holder's deletion anyway). A pending batch of lazy writes only is not written until an
+urgent write joins it, someone waits on it urgently, or ``LAZY_SECONDS`` pass. Under a contended
+lock the waiter's key then shares the holder's next sync instead of taking one of its own that the
+holder's deletion would have to wait behind. Until it is written a lazy write is invisible like
+any other write that is not durable.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ INLINE_SECONDS = 0.001
 SEQUENTIAL_AFTER = 4
 #: in a sequential run, one write in this many goes to the thread to see whether others wait
 PROBE_EVERY = 8
+#: the longest a lazy write waits for an urgent one to share a sync with
+LAZY_SECONDS = 0.005
 _SMOOTHING = 0.2  # weight of the newest write in the moving average of write durations
 
 
@@ -50,6 +59,9 @@ class GroupCommitter:
         self._pending: Batch | None = None
         self._pending_count = 0  # submissions merged into the pending batch
         self._pending_done: asyncio.Future | None = None
+        self._pending_urgent = False  # the pending batch holds an urgent write or is waited on
+        self._lazy_since = 0.0  # monotonic time the pending batch's first lazy write came
+        self._urged: asyncio.Future | None = None  # set when a lazy pending batch becomes urgent
         self._inflight_done: asyncio.Future | None = None
         self._flusher: asyncio.Task | None = None
         self._executor = None if backend.instant else ThreadPoolExecutor(1, thread_name_prefix="etcdlite-writer")
@@ -63,7 +75,8 @@ class GroupCommitter:
         #: bytes the backend allocates, as of the last write (what etcd's space quota looks at)
         self.backend_size = backend.size()[0]
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch, lazy: bool = False) -> None:
+        """Queue ``batch`` for the next write; ``lazy``: no hurry until someone waits on it."""
         if self.failure is not None:
             raise DurabilityError(str(self.failure))
         if self._executor is None:
@@ -75,9 +88,13 @@ class GroupCommitter:
             self._pending = batch.copy()
             self._pending_count = 1
             self._pending_done = asyncio.get_running_loop().create_future()
+            self._pending_urgent = False
+            self._lazy_since = time.monotonic()
         else:
             self._pending.merge(batch)
             self._pending_count += 1
+        if not lazy:
+            self._urge()
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
@@ -97,8 +114,16 @@ class GroupCommitter:
             return False
         return self.write_seconds < INLINE_SECONDS and self._backend.write_is_quick()
 
-    async def wait(self) -> None:
-        """Return when everything submitted so far is durable."""
+    def _urge(self) -> None:
+        self._pending_urgent = True
+        if self._urged is not None and not self._urged.done():
+            self._urged.set_result(None)
+
+    async def wait(self, urge: bool = True) -> None:
+        """Return when everything submitted so far is durable. ``urge=False``: a lazy write's own
+        wait, which lets its batch wait for company."""
+        if urge and self._pending is not None:
+            self._urge()
         done = self._pending_done if self._pending is not None else self._inflight_done
         if done is not None and not done.done():
             await asyncio.shield(done)
@@ -111,6 +136,8 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         try:
             while self._pending is not None:
+                if not self._pending_urgent:
+                    await self._company()
                 batch, done, count = self._pending, self._pending_done, self._pending_count
                 self._pending = self._pending_done = None
                 self._inflight_done = done
@@ -139,6 +166,18 @@ class GroupCommitter:
         finally:
             self._flusher = None
 
+    async def _company(self) -> None:
+        """Wait until the pending lazy batch is urged or has waited ``LAZY_SECONDS``."""
+        loop = asyncio.get_running_loop()
+        self._urged = urged = loop.create_future()
+        timer = loop.call_later(max(0.0, self._lazy_since + LAZY_SECONDS - time.monotonic()),
+                                lambda: urged.done() or urged.set_result(None))
+        try:
+            await urged
+        finally:
+            timer.cancel()
+            self._urged = None
+
     async def run_exclusive(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the writer thread once everything submitted so far is durable."""
         await self.wait()
@@ -149,6 +188,8 @@ class GroupCommitter:
 
     async def close(self) -> None:
         """Flush what is pending and stop the writer thread."""
+        if self._pending is not None:
+            self._urge()
         while self._flusher is not None:
             await asyncio.shield(self._flusher)
         if self._executor is not None:

@@ -8,10 +8,11 @@ import time
 
 from etcdlite.auth.caller import INTERNAL
 from etcdlite.config import Config
-from etcdlite.mvcc.requests import PutRequest, RangeRequest
+from etcdlite.mvcc.requests import PutRequest, RangeRequest, TxnRequest
 from etcdlite.node import Node
+from etcdlite.storage import group_commit
 from etcdlite.storage.backend import Batch
-from etcdlite.storage.group_commit import INLINE_SECONDS, PROBE_EVERY, SEQUENTIAL_AFTER
+from etcdlite.storage.group_commit import INLINE_SECONDS, LAZY_SECONDS, PROBE_EVERY, SEQUENTIAL_AFTER
 from etcdlite.storage.memory import MemoryBackend
 
 
@@ -264,3 +265,111 @@ def test_the_lmdb_backend_calls_the_write_that_starts_the_log_over_long(tmp_path
         assert not backend.write_is_quick()
     finally:
         backend.close()
+
+
+class RecordingBackend(MemoryBackend):
+    """A disk that takes its time (on the writer thread) and records what each write carried."""
+
+    instant = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[Batch] = []
+        self.times: list[float] = []
+
+    def write(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        self.times.append(time.monotonic())
+        super().write(batch)
+
+    def keys(self) -> list[list[bytes]]:
+        return [[c.key for c in batch.changes] for batch in self.batches]
+
+
+def _recording_node() -> tuple[Node, RecordingBackend]:
+    backend = RecordingBackend()
+    node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+    backend.batches.clear()
+    backend.times.clear()
+    return node, backend
+
+
+async def _lazy_put(node: Node, key: bytes):
+    """A put that says it can wait (as a lock waiter's does)."""
+    return await node.txn(INTERNAL, TxnRequest([], [PutRequest(key, b"v")], []),
+                          can_wait=lambda result: True)
+
+
+def test_a_lazy_write_waits_for_company_at_most_lazy_seconds_then_is_written_alone():
+    async def main() -> None:
+        node, backend = _recording_node()
+        began = time.monotonic()
+        result = await asyncio.wait_for(_lazy_put(node, b"lazy"), 5)
+        assert backend.keys() == [[b"lazy"]]
+        assert backend.times[0] - began >= LAZY_SECONDS * 0.9
+        assert node.range(INTERNAL, RangeRequest(b"lazy")).revision == result.revision
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_a_lazy_write_is_invisible_until_it_shares_the_next_urgent_write(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        node, backend = _recording_node()
+        lazy = asyncio.create_task(_lazy_put(node, b"lazy"))
+        await asyncio.sleep(0)
+        assert not node.range(INTERNAL, RangeRequest(b"lazy")).kvs
+        assert backend.batches == []
+        await asyncio.wait_for(node.put(INTERNAL, PutRequest(b"urgent", b"v")), 5)
+        assert backend.keys() == [[b"lazy", b"urgent"]]
+        await asyncio.wait_for(lazy, 1)
+        assert [kv.key for kv in node.range(INTERNAL, RangeRequest(b"a", b"z")).kvs] == [b"lazy", b"urgent"]
+        await node.close()
+
+    asyncio.run(main())
+
+
+#: long enough that a test passing under it never relied on the lazy timer
+NEVER = 60.0
+
+
+def test_waiting_on_a_lazy_write_urges_it(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        node, backend = _recording_node()
+        asyncio.create_task(_lazy_put(node, b"lazy"))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(node.committer.wait(), 5)
+        assert backend.keys() == [[b"lazy"]]
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_a_write_whose_caller_cannot_wait_is_urgent_though_applied_lazily(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        node, backend = _recording_node()
+        await asyncio.wait_for(node.txn(INTERNAL, TxnRequest([], [PutRequest(b"k", b"v")], []),
+                                        can_wait=lambda result: False), 5)
+        assert backend.keys() == [[b"k"]]
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_closing_writes_a_pending_lazy_write_at_once(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        node, backend = _recording_node()
+        asyncio.create_task(_lazy_put(node, b"lazy"))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(node.close(), 5)
+        assert backend.keys() == [[b"lazy"]]
+
+    asyncio.run(main())
