@@ -309,11 +309,13 @@ class Node:
             urge = True
         else:
             self._commit_lazily = True
+            revision = self.store.current_revision
             try:
                 result = apply()
             finally:
                 self._commit_lazily = False
-            urge = not can_wait(result)
+            # a write that changed nothing waits for earlier writes, and does not hold them back
+            urge = self.store.current_revision == revision or not can_wait(result)
         self._applied()
         await self._durable(urge=urge)
         return result

@@ -8,18 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from ..auth.caller import Caller
 from ..errors import EtcdError
 from ..mvcc.kv import KeyValue
 from ..mvcc.requests import (CMP_CREATE, CMP_EQUAL, Compare, DeleteRangeRequest, PutRequest,
-                             RangeRequest, TxnRequest)
+                             RangeRequest, TxnRequest, TxnResult)
 from ..node import Node
 from ..watch.key_ranges import prefix_end
 from .errors import NO_LEADER, NOT_LEADER, as_unknown, unknown
 from .mutex import lease_key, session_lease
-from .waiting import owner_range, wait_deletes
+from .waiting import owner_range, queued_behind, wait_deletes
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,10 @@ class LeaderKey:
     lease: int
 
 
-async def _txn(node: Node, caller: Caller, request: TxnRequest):
+async def _txn(node: Node, caller: Caller, request: TxnRequest,
+               can_wait: Callable[[TxnResult], bool] | None = None) -> TxnResult:
     try:
-        return await node.txn(caller, request)
+        return await node.txn(caller, request, can_wait=can_wait)
     except EtcdError as exc:
         raise as_unknown(exc) from None
 
@@ -53,7 +54,7 @@ async def campaign(node: Node, caller: Caller, name: bytes, lease: int,
     first = await _txn(node, caller, TxnRequest(
         [Compare(key, target=CMP_CREATE, result=CMP_EQUAL, create_revision=0)],
         [PutRequest(key, value, lease)],
-        [RangeRequest(key)]))
+        [RangeRequest(key)]), can_wait=lambda result: queued_behind(node, prefix, result.revision))
     if first.succeeded:
         leader_rev = first.revision
     else:

@@ -17,6 +17,13 @@ def owner_range(prefix: bytes) -> RangeRequest:
                         sort_target=TARGET_CREATE)
 
 
+def queued_behind(node: Node, prefix: bytes, create_revision: int) -> bool:
+    """Whether the key created at ``create_revision`` under ``prefix`` waits behind an older one,
+    as applied so far: then the write that made it need not be durable before that older key's
+    deletion is, and may share its sync (``Node.txn``'s ``can_wait``)."""
+    return node.store.has_older_key(prefix, prefix_end(prefix), create_revision)
+
+
 async def wait_for_delete(node: Node, key: bytes) -> int:
     """Wait until ``key`` is deleted (durably); return the revision of the deletion."""
     loop = asyncio.get_running_loop()

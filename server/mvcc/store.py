@@ -295,6 +295,16 @@ class MVCCStore:
                     break
         return found
 
+    def has_older_key(self, key: bytes, range_end: bytes, create_revision: int) -> bool:
+        """Whether a key of ``[key, range_end)`` exists now that was created before
+        ``create_revision``. Not a client's read (not counted, not at the durable revision): the
+        lock and election recipes' hint that a write will wait behind an older key anyway."""
+        for history in self._index.histories_in_range(key, range_end):
+            latest = history.latest()
+            if latest is not None and latest.create_revision < create_revision:
+                return True
+        return False
+
     def next_live_key(self, key: bytes, range_end: bytes) -> bytes | None:
         found = self.live_kvs(key, range_end, 1)
         return found[0].key if found else None

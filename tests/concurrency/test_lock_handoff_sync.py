@@ -1,4 +1,5 @@
-"""A lock waiter's key does not take a sync of its own: it shares the holder's release."""
+"""A lock waiter's or a campaigner's key does not take a sync of its own: it shares the release of
+the holder or leader it waits behind."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import time
 
 from etcdlite.auth.caller import INTERNAL
-from etcdlite.concurrency import mutex
+from etcdlite.concurrency import election, mutex
 from etcdlite.config import Config
 from etcdlite.mvcc.requests import RangeRequest
 from etcdlite.node import Node
@@ -80,6 +81,41 @@ def test_an_uncontended_lock_is_written_at_once(monkeypatch):
         lease = (await node.lease_grant(INTERNAL, 0, 60)).id
         backend.writes.clear()
         await asyncio.wait_for(mutex.lock(node, INTERNAL, b"name", lease), 5)
+        assert len(backend.writes) == 1
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_a_campaigners_key_is_written_with_the_leaders_resignation(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        backend = RecordingBackend()
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        first, second = [(await node.lease_grant(INTERNAL, 0, 60)).id for _ in range(2)]
+        _, leader = await asyncio.wait_for(election.campaign(node, INTERNAL, b"e", first, b"a"), 5)
+        backend.writes.clear()
+        follower = asyncio.create_task(election.campaign(node, INTERNAL, b"e", second, b"b"))
+        await asyncio.sleep(0.05)
+        assert backend.writes == []
+        await election.resign(node, INTERNAL, leader)
+        _, next_leader = await asyncio.wait_for(follower, 5)
+        assert backend.writes == [[(next_leader.key, False), (leader.key, True)]]
+        await node.close()
+
+    asyncio.run(main())
+
+
+def test_an_uncontended_campaign_is_written_at_once(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        backend = RecordingBackend()
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        lease = (await node.lease_grant(INTERNAL, 0, 60)).id
+        backend.writes.clear()
+        await asyncio.wait_for(election.campaign(node, INTERNAL, b"e", lease, b"a"), 5)
         assert len(backend.writes) == 1
         await node.close()
 

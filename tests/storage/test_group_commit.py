@@ -8,7 +8,7 @@ import time
 
 from etcdlite.auth.caller import INTERNAL
 from etcdlite.config import Config
-from etcdlite.mvcc.requests import PutRequest, RangeRequest, TxnRequest
+from etcdlite.mvcc.requests import CMP_CREATE, CMP_GREATER, Compare, PutRequest, RangeRequest, TxnRequest
 from etcdlite.node import Node
 from etcdlite.storage import group_commit
 from etcdlite.storage.backend import Batch
@@ -371,5 +371,23 @@ def test_closing_writes_a_pending_lazy_write_at_once(monkeypatch):
         await asyncio.sleep(0)
         await asyncio.wait_for(node.close(), 5)
         assert backend.keys() == [[b"lazy"]]
+
+    asyncio.run(main())
+
+
+def test_a_write_that_may_wait_but_changes_nothing_does_not_hold_back_a_pending_lazy_one(monkeypatch):
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
+
+    async def main() -> None:
+        node, backend = _recording_node()
+        lazy = asyncio.create_task(_lazy_put(node, b"lazy"))
+        await asyncio.sleep(0)
+        nothing = TxnRequest([Compare(b"absent", target=CMP_CREATE, result=CMP_GREATER, create_revision=0)],
+                             [PutRequest(b"never", b"v")], [])
+        result = await asyncio.wait_for(node.txn(INTERNAL, nothing, can_wait=lambda result: True), 5)
+        assert not result.succeeded
+        assert backend.keys() == [[b"lazy"]]
+        await asyncio.wait_for(lazy, 1)
+        await node.close()
 
     asyncio.run(main())
