@@ -6,6 +6,8 @@ import pytest
 
 from etcd_targets import Target, start_etcdlite, start_target
 from etcdlite.clock import ManualClock
+from etcdlite.storage import group_commit
+from recording_backend import NEVER
 
 TARGETS = ["etcdlite", "etcdlite-lmdb", "etcd-3.4", "etcd-3.5"]
 
@@ -37,3 +39,10 @@ def timed_target(request: pytest.FixtureRequest) -> Target:
         server = start_target(request.param)
     yield server
     server.close()
+
+
+@pytest.fixture
+def no_lazy_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit's lazy writes wait for company for a minute, so what passes under this did
+    not need the timer."""
+    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)

@@ -6,14 +6,16 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from etcdlite.auth.caller import INTERNAL
 from etcdlite.config import Config
 from etcdlite.mvcc.requests import CMP_CREATE, CMP_GREATER, Compare, PutRequest, RangeRequest, TxnRequest
 from etcdlite.node import Node
-from etcdlite.storage import group_commit
 from etcdlite.storage.backend import Batch
 from etcdlite.storage.group_commit import INLINE_SECONDS, LAZY_SECONDS, PROBE_EVERY, SEQUENTIAL_AFTER
 from etcdlite.storage.memory import MemoryBackend
+from recording_backend import recording_node
 
 
 class GatedBackend(MemoryBackend):
@@ -267,33 +269,6 @@ def test_the_lmdb_backend_calls_the_write_that_starts_the_log_over_long(tmp_path
         backend.close()
 
 
-class RecordingBackend(MemoryBackend):
-    """A disk that takes its time (on the writer thread) and records what each write carried."""
-
-    instant = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches: list[Batch] = []
-        self.times: list[float] = []
-
-    def write(self, batch: Batch) -> None:
-        self.batches.append(batch)
-        self.times.append(time.monotonic())
-        super().write(batch)
-
-    def keys(self) -> list[list[bytes]]:
-        return [[c.key for c in batch.changes] for batch in self.batches]
-
-
-def _recording_node() -> tuple[Node, RecordingBackend]:
-    backend = RecordingBackend()
-    node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
-    backend.batches.clear()
-    backend.times.clear()
-    return node, backend
-
-
 async def _lazy_put(node: Node, key: bytes):
     """A put that says it can wait (as a lock waiter's does)."""
     return await node.txn(INTERNAL, TxnRequest([], [PutRequest(key, b"v")], []),
@@ -302,7 +277,7 @@ async def _lazy_put(node: Node, key: bytes):
 
 def test_a_lazy_write_waits_for_company_at_most_lazy_seconds_then_is_written_alone():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         began = time.monotonic()
         result = await asyncio.wait_for(_lazy_put(node, b"lazy"), 5)
         assert backend.keys() == [[b"lazy"]]
@@ -313,11 +288,10 @@ def test_a_lazy_write_waits_for_company_at_most_lazy_seconds_then_is_written_alo
     asyncio.run(main())
 
 
-def test_a_lazy_write_is_invisible_until_it_shares_the_next_urgent_write(monkeypatch):
-    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
-
+@pytest.mark.usefixtures("no_lazy_timer")
+def test_a_lazy_write_is_invisible_until_it_shares_the_next_urgent_write():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         lazy = asyncio.create_task(_lazy_put(node, b"lazy"))
         await asyncio.sleep(0)
         assert not node.range(INTERNAL, RangeRequest(b"lazy")).kvs
@@ -331,15 +305,10 @@ def test_a_lazy_write_is_invisible_until_it_shares_the_next_urgent_write(monkeyp
     asyncio.run(main())
 
 
-#: long enough that a test passing under it never relied on the lazy timer
-NEVER = 60.0
-
-
-def test_waiting_on_a_lazy_write_urges_it(monkeypatch):
-    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
-
+@pytest.mark.usefixtures("no_lazy_timer")
+def test_waiting_on_a_lazy_write_urges_it():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         asyncio.create_task(_lazy_put(node, b"lazy"))
         await asyncio.sleep(0)
         await asyncio.wait_for(node.committer.wait(), 5)
@@ -349,11 +318,10 @@ def test_waiting_on_a_lazy_write_urges_it(monkeypatch):
     asyncio.run(main())
 
 
-def test_a_write_whose_caller_cannot_wait_is_urgent_though_applied_lazily(monkeypatch):
-    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
-
+@pytest.mark.usefixtures("no_lazy_timer")
+def test_a_write_whose_caller_cannot_wait_is_urgent_though_applied_lazily():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         await asyncio.wait_for(node.txn(INTERNAL, TxnRequest([], [PutRequest(b"k", b"v")], []),
                                         can_wait=lambda result: False), 5)
         assert backend.keys() == [[b"k"]]
@@ -362,11 +330,10 @@ def test_a_write_whose_caller_cannot_wait_is_urgent_though_applied_lazily(monkey
     asyncio.run(main())
 
 
-def test_closing_writes_a_pending_lazy_write_at_once(monkeypatch):
-    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
-
+@pytest.mark.usefixtures("no_lazy_timer")
+def test_closing_writes_a_pending_lazy_write_at_once():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         asyncio.create_task(_lazy_put(node, b"lazy"))
         await asyncio.sleep(0)
         await asyncio.wait_for(node.close(), 5)
@@ -375,11 +342,10 @@ def test_closing_writes_a_pending_lazy_write_at_once(monkeypatch):
     asyncio.run(main())
 
 
-def test_a_write_that_may_wait_but_changes_nothing_does_not_hold_back_a_pending_lazy_one(monkeypatch):
-    monkeypatch.setattr(group_commit, "LAZY_SECONDS", NEVER)
-
+@pytest.mark.usefixtures("no_lazy_timer")
+def test_a_write_that_may_wait_but_changes_nothing_does_not_hold_back_a_pending_lazy_one():
     async def main() -> None:
-        node, backend = _recording_node()
+        node, backend = recording_node()
         lazy = asyncio.create_task(_lazy_put(node, b"lazy"))
         await asyncio.sleep(0)
         nothing = TxnRequest([Compare(b"absent", target=CMP_CREATE, result=CMP_GREATER, create_revision=0)],
