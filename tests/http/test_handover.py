@@ -140,7 +140,11 @@ def test_no_descriptor_is_left_behind_by_connections_handed_over_and_closed():
             with grpc.insecure_channel(server.endpoint, OWN_CONNECTION) as channel:
                 rpc_pb2_grpc.MaintenanceStub(channel).Status(rpc_pb2.StatusRequest(), timeout=10)
         _wait_for(lambda: open_fds() <= before + 2)  # grpc core closes its side on its own time
-        assert _handovers(server).handed_over == 43
+        handovers = _handovers(server)
+        # a connection grpc core did not accept within DEADLINE (a loaded machine) is forwarded:
+        # its descriptors must be gone as well
+        assert handovers.handed_over + handovers.forwarded == 43
+        assert handovers.handed_over > 0
 
 
 def test_a_client_that_leaves_before_the_hand_over_costs_nothing(monkeypatch):
