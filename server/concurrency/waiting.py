@@ -30,7 +30,7 @@ async def wait_for_delete(node: Node, key: bytes) -> int:
     found: asyncio.Future = loop.create_future()
 
     def on_change(revision: int, changes: list[Change]) -> None:
-        if not found.done() and any(change.kv is None for change in changes):
+        if not found.done() and any(change.deleted for change in changes):
             found.set_result(revision)
 
     stop_watching = node.watch_internal(key, b"", on_change)

@@ -183,7 +183,7 @@ class Lessor:
         leases = self._leases
         for change in commit.changes:
             key = change.key
-            new = change.kv.lease if change.kv is not None else 0
+            new = change.lease
             old = key_lease.get(key, 0)
             if old == new:
                 continue

@@ -9,7 +9,8 @@ tombstone (``kv is None``) ends a generation.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterator, NamedTuple
+from operator import itemgetter
+from typing import Iterator
 
 from sortedcontainers import SortedList
 
@@ -17,52 +18,85 @@ from .kv import KeyValue, encode_key_value
 from .revision import revision_to_bytes
 
 
-class Change(NamedTuple):
-    main: int
-    sub: int
-    key: bytes
-    kv: KeyValue | None  # None: tombstone
+class Change(tuple):
+    """One entry of the history at revision (main, sub): a put, whose ``kv`` is what it wrote, or
+    a tombstone (``kv is None``).
+
+    Held flat, as the one tuple ``(main, sub, key, create_revision, mod_revision, version, value,
+    lease)`` (value None: a tombstone), not as a pair of a change and its KeyValue: the store keeps
+    one per stored revision, and the second tuple cost 88 bytes each. ``kv`` is built when read.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, main: int, sub: int, key: bytes, kv: KeyValue | None) -> "Change":
+        if kv is None:
+            return _new(cls, (main, sub, key, 0, 0, 0, None, 0))
+        return _new(cls, (main, sub, key, kv[1], kv[2], kv[3], kv[4], kv[5]))
+
+    main = property(itemgetter(0))
+    sub = property(itemgetter(1))
+    key = property(itemgetter(2))
+    #: of the KeyValue written (0, 0 and None for a tombstone), without building it
+    version = property(itemgetter(5))
+    value = property(itemgetter(6))
+    lease = property(itemgetter(7))
+
+    @property
+    def kv(self) -> KeyValue | None:
+        if self[6] is None:
+            return None
+        return _new(KeyValue, self[2:])
+
+    @property
+    def deleted(self) -> bool:
+        return self[6] is None
+
+    def __getnewargs__(self) -> tuple:
+        return (self[0], self[1], self[2], self.kv)
+
+    def __repr__(self) -> str:
+        return f"Change(main={self[0]!r}, sub={self[1]!r}, key={self[2]!r}, kv={self.kv!r})"
 
     def storage_key(self) -> bytes:
         """etcd's key for this entry in its ``key`` bucket."""
-        return revision_to_bytes(self.main, self.sub, self.kv is None)
+        return revision_to_bytes(self[0], self[1], self[6] is None)
 
     def storage_value(self) -> bytes:
         """The stored KeyValue; etcd stores a tombstone as a KeyValue holding only the key."""
-        kv = self.kv if self.kv is not None else KeyValue(self.key, 0, 0, 0, b"", 0)
-        return encode_key_value(kv)
+        if self[6] is None:
+            return encode_key_value((self[2], 0, 0, 0, b"", 0))
+        return encode_key_value(self[2:])
 
 
-def _main(change: Change) -> int:
-    return change.main
+_new = tuple.__new__
+_main = itemgetter(0)
 
 
-class KeyHistory:
-    """One key's changes in revision order (bisected by their main revision: no second list of
-    the revisions, which cost as much memory as the changes themselves for short histories)."""
+class KeyHistory(list):
+    """One key's changes in revision order: the list itself (bisected by their main revision),
+    so that a key costs one object, not a holder and its list."""
 
-    __slots__ = ("changes",)
-
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-
-    def append(self, change: Change) -> None:
-        self.changes.append(change)
+    __slots__ = ()
 
     def index_at(self, revision: int) -> int:
         """The position of the newest change at or below ``revision`` (-1: none)."""
-        return bisect_right(self.changes, revision, key=_main) - 1
+        return bisect_right(self, revision, key=_main) - 1
 
     def latest(self) -> KeyValue | None:
-        return self.changes[-1].kv
+        last = self[-1]
+        return None if last[6] is None else _new(KeyValue, last[2:])
 
     def at(self, revision: int) -> KeyValue | None:
-        """The live KeyValue at ``revision``, or None if the key did not exist then."""
-        changes = self.changes
-        if changes[-1].main <= revision:
-            return changes[-1].kv
-        i = bisect_right(changes, revision, key=_main) - 1
-        return changes[i].kv if i >= 0 else None
+        """The live KeyValue at ``revision``, or None if the key did not exist then (the KeyValue
+        is built here, not by Change.kv: a Range calls this for every key)."""
+        change = self[-1]
+        if change[0] > revision:
+            i = bisect_right(self, revision, key=_main) - 1
+            if i < 0:
+                return None
+            change = self[i]
+        return None if change[6] is None else _new(KeyValue, change[2:])
 
     def compact(self, revision: int) -> list[Change]:
         """Drop what etcd's compaction at ``revision`` drops; return the dropped changes.
@@ -73,15 +107,12 @@ class KeyHistory:
         i = self.index_at(revision)
         if i < 0:
             return []
-        cut = i + 1 if self.changes[i].kv is None else i
+        cut = i + 1 if self[i].deleted else i
         if cut == 0:
             return []
-        dropped = self.changes[:cut]
-        del self.changes[:cut]
+        dropped = self[:cut]
+        del self[:cut]
         return dropped
-
-    def __bool__(self) -> bool:
-        return bool(self.changes)
 
 
 class KeyIndex:
@@ -115,18 +146,18 @@ class KeyIndex:
             history = get(change.key)
             if history is None:
                 history = histories[change.key] = KeyHistory()
-            history.changes.append(change)
+            history.append(change)
         self._keys = SortedList(histories)
 
     def live_keys(self) -> int:
         """How many keys exist now (their newest change is not a tombstone)."""
-        return sum(1 for history in self._histories.values() if history.changes[-1].kv is not None)
+        return sum(1 for history in self._histories.values() if not history[-1].deleted)
 
     def unrecord(self, change: Change) -> None:
         """Take back the newest change of its key (undo of :meth:`record`)."""
         history = self._histories[change.key]
-        assert history.changes[-1] is change
-        history.changes.pop()
+        assert history[-1] is change
+        history.pop()
         if not history:
             del self._histories[change.key]
             self._keys.remove(change.key)

@@ -130,7 +130,7 @@ class _WriteTxn:
         history = self.store._index.get(key)
         prev = None
         if history is not None:
-            key = history.changes[-1].key  # one bytes object for all of a key's revisions
+            key = history[-1].key  # one bytes object for all of a key's revisions
             prev = history.latest()
         if prev is None:
             kv = KeyValue(key, self.main, self.main, 1, value, lease)
@@ -139,8 +139,8 @@ class _WriteTxn:
         self._record(key, kv)
 
     def delete_range(self, key: bytes, range_end: bytes) -> int:
-        keys = [h.changes[-1].key for h in self.store._index.histories_in_range(key, range_end)
-                if h.latest() is not None]
+        keys = [h[-1].key for h in self.store._index.histories_in_range(key, range_end)
+                if not h[-1].deleted]
         for k in keys:
             self._record(k, None)
         return len(keys)
@@ -163,9 +163,9 @@ class _WriteTxn:
             store._index.unrecord(change)
             popped = store._log.pop()
             assert popped is change
-            if change.kv is None:
+            if change.deleted:
                 store.live_keys += 1
-            elif change.kv.version == 1:
+            elif change.version == 1:
                 store.live_keys -= 1
         self.changes.clear()
 
@@ -315,7 +315,7 @@ class MVCCStore:
         history = self._index.get(key)
         if history is None:
             return []
-        return [(change.main, change.kv) for change in history.changes]
+        return [(change.main, change.kv) for change in history]
 
     def get(self, key: bytes, revision: int | None = None) -> KeyValue | None:
         """The live KeyValue of ``key`` at ``revision`` (default: latest)."""
@@ -562,8 +562,8 @@ class MVCCStore:
         live = set()
         for history in self._index.histories_in_range(b"\x00", b"\x00"):
             i = history.index_at(revision)
-            if i >= 0 and history.changes[i].kv is not None:
-                live.add((history.changes[i].main, history.changes[i].sub))
+            if i >= 0 and not history[i].deleted:
+                live.add((history[i].main, history[i].sub))
         return live
 
     def hash(self) -> int:

@@ -35,7 +35,7 @@ import time
 import lmdb
 
 from ..mvcc.key_index import Change
-from ..mvcc.kv import KeyValue, decode_key_value_fields
+from ..mvcc.kv import decode_key_value_fields
 from ..mvcc.revision import bytes_to_revision
 from .backend import Backend, Batch, StorageError, StoredState
 from .histogram import DISK_SECONDS, Observations
@@ -257,7 +257,7 @@ class LmdbBackend(Backend):
                 leases[_INT.unpack(lease_id)[0]] = _INT.unpack(unseal(ttl))[0]
             # a key's revisions share its bytes and, where equal, its create revision; a
             # record's mod revision is its main revision (one int object each, not three)
-            seen: dict[bytes, KeyValue] = {}
+            seen: dict[bytes, Change] = {}
             append = changes.append
             new = tuple.__new__
             for rev_key, value in txn.cursor(db=self._keys):
@@ -265,16 +265,16 @@ class LmdbBackend(Backend):
                 key, create, mod, version, data, lease = decode_key_value_fields(unseal(value))
                 earlier = seen.get(key)
                 if earlier is not None:
-                    key = earlier[0]
-                    if earlier[1] == create:
-                        create = earlier[1]
+                    key = earlier[2]
+                    if earlier[3] == create:
+                        create = earlier[3]
                 if tombstone:
-                    append(new(Change, (main, sub, key, None)))
+                    append(new(Change, (main, sub, key, 0, 0, 0, None, 0)))
                     continue
-                kv = new(KeyValue, (key, main if create == main else create, main if mod == main else mod,
-                                    version, data, lease))
-                seen[key] = kv
-                append(new(Change, (main, sub, key, kv)))
+                change = new(Change, (main, sub, key, main if create == main else create,
+                                      main if mod == main else mod, version, data, lease))
+                seen[key] = change
+                append(change)
             for name, value in txn.cursor(db=self._meta):
                 if name == b"format":
                     continue

@@ -19,9 +19,9 @@ class MemoryBackend(Backend):
 
     def write(self, batch: Batch) -> None:
         for change in batch.changes:
-            self._bytes += len(change.key) + (len(change.kv.value) if change.kv else 0) + 64
+            self._bytes += len(change.key) + (0 if change.deleted else len(change.value)) + 64
         for change in batch.compacted:
-            self._bytes -= len(change.key) + (len(change.kv.value) if change.kv else 0) + 64
+            self._bytes -= len(change.key) + (0 if change.deleted else len(change.value)) + 64
         self.meta.update(batch.meta)
         if batch.auth is not None:
             self.auth = batch.auth

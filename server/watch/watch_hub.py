@@ -234,7 +234,7 @@ class WatchHub:
         batches: dict[Watcher, list[Event]] = {}
         revision = commit.revision
         for change in commit.changes:
-            is_put = change.kv is not None
+            is_put = not change.deleted
             event = prev = None
             for watcher in self._synced.matching(change.key):
                 if (watcher.no_put if is_put else watcher.no_delete) or revision < watcher.next_revision:
@@ -319,7 +319,7 @@ class WatchHub:
                 last_revision = change.main
             if not in_range(change.key, watcher.key, watcher.range_end):
                 continue
-            if watcher.no_put if change.kv is not None else watcher.no_delete:
+            if watcher.no_put if not change.deleted else watcher.no_delete:
                 continue
             events.append(self._event(change, watcher.prev_kv))
         if events:

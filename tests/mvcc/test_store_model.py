@@ -603,7 +603,7 @@ class StoreMatchesModel(RuleBasedStateMachine):
 
     @invariant()
     def history_is_what_compaction_keeps(self):
-        assert [tuple(c) for c in self.store.history()] == self.model.retained_changes()
+        assert [(c.main, c.sub, c.key, c.kv) for c in self.store.history()] == self.model.retained_changes()
 
     @invariant()
     def whole_keyspace_matches(self):
