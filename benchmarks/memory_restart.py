@@ -47,6 +47,18 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def rss_split_mib(pid: int) -> dict:
+    """VmRSS as the kernel splits it: anonymous memory (the heap) and mapped file pages (LMDB's,
+    bbolt's mmap), which the page cache holds anyway and the kernel may take back."""
+    split = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name = line.split(":")[0]
+            if name in ("RssAnon", "RssFile", "RssShmem"):
+                split[name] = round(int(line.split()[1]) / 1024, 1)
+    return split
+
+
 #: etcd's default quota (2 GiB) would end the larger loads with NOSPACE
 _ETCD_FLAGS = ["--quota-backend-bytes", str(8 << 30)]
 
@@ -109,6 +121,7 @@ def measure(target: str, args: argparse.Namespace, deadline: float) -> dict:
         result["write_s"] = round(time.monotonic() - started, 1)
         result["keys_counted"] = read_all(endpoint)
         result["load_rss_mib"] = round(rss_mib(proc.pid), 1)
+        result["load_rss_split_mib"] = rss_split_mib(proc.pid)
         stop(proc, 60)
         proc = None
         started = time.monotonic()
@@ -116,8 +129,10 @@ def measure(target: str, args: argparse.Namespace, deadline: float) -> dict:
         wait_ready(endpoint, proc, max(1.0, deadline - time.monotonic()))
         result["restart_s"] = round(time.monotonic() - started, 2)
         result["restart_rss_mib"] = round(rss_mib(proc.pid), 1)
+        result["restart_rss_split_mib"] = rss_split_mib(proc.pid)
         result["keys_after_restart"] = read_all(endpoint)
         result["restart_read_all_rss_mib"] = round(rss_mib(proc.pid), 1)
+        result["restart_read_all_rss_split_mib"] = rss_split_mib(proc.pid)
         revisions = args.keys * args.revisions
         result["load_bytes_per_revision"] = round(result["load_rss_mib"] * 2**20 / revisions)
         result["data_dir_mib"] = round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs) / 2**20, 1)

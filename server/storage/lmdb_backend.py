@@ -37,6 +37,7 @@ import lmdb
 from ..mvcc.key_index import Change
 from ..mvcc.kv import decode_key_value_fields
 from ..mvcc.revision import bytes_to_revision
+from . import mapped_pages
 from .backend import Backend, Batch, StorageError, StoredState
 from .histogram import DISK_SECONDS, Observations
 from .integrity import CorruptRecord, check_lmdb_file, corrupt, seal, unseal
@@ -237,8 +238,12 @@ class LmdbBackend(Backend):
     # -- Backend ----------------------------------------------------------------------------
 
     def load(self) -> StoredState:
+        """Everything stored. LMDB's pages it read are then let go of (:mod:`.mapped_pages`):
+        the store holds what they held, and reads are served from there."""
         try:
-            return self._load()
+            state = self._load()
+            mapped_pages.release(os.path.join(self.data_dir, _ENV_DIR, _DATA_FILE), self._sizes[0])
+            return state
         except CorruptRecord as exc:
             raise corrupt(self.data_dir, str(exc)) from None
         except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
