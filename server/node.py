@@ -132,7 +132,7 @@ class Node:
                                                    config.auto_compaction_retention)
         self.compactor: compactor.Compactor | None = None
         self.lessor.on_commit(Commit(self.store.current_revision, [
-            _attachment(kv) for kv in self.store.latest_kvs() if kv.lease]))
+            change for change in self.store.latest_changes() if change.lease]))
         boots = state.meta.get("boots", 0) + 1
         # A fresh etcd is at term 2 after electing itself; every restart is one more election.
         self.raft_term = 1 + boots
@@ -714,7 +714,7 @@ class Node:
         for saved in snapshot.leases:
             lessor.restore_lease(saved.id, saved.ttl, saved.remaining)
         lessor.on_commit(Commit(store.current_revision, [
-            _attachment(kv) for kv in store.latest_kvs() if kv.lease]))
+            change for change in store.latest_changes() if change.lease]))
         hub = WatchHub(store, lambda: self.durable_revision, self.clock, self.watch_hub.progress_interval,
                        self.watch_hub.counts)
         store.add_listener(lessor.on_commit)
@@ -750,11 +750,6 @@ class Node:
 
 def _whole_ms(seconds: float) -> int:
     return int(seconds * 1000)
-
-
-def _attachment(kv) -> "Change":
-    """A synthetic change that re-attaches a restored key to its lease."""
-    return Change(kv.mod_revision, 0, kv.key, kv)
 
 
 def _txn_cost(req: TxnRequest) -> int:

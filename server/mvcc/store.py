@@ -502,12 +502,11 @@ class MVCCStore:
         counts.view_ended(mark)
         return txn.finish()
 
-    def latest_kvs(self) -> Iterable[KeyValue]:
-        """Every live key's current KeyValue, in key order."""
+    def latest_changes(self) -> Iterable[Change]:
+        """Every live key's newest change (the put that wrote its current KeyValue), in key order."""
         for history in self._index.histories_in_range(b"\x00", b"\x00"):
-            kv = history.latest()
-            if kv is not None:
-                yield kv
+            if not history[-1].deleted:
+                yield history[-1]
 
     # -- compaction -------------------------------------------------------------------------
 
