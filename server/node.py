@@ -123,7 +123,7 @@ class Node:
                                lease_exists=self.lessor.__contains__)
         with _collection_paused(freeze=freeze_history):
             state = backend.load()
-            self.store.restore(state.changes, state.compact_revision)
+            self.store.restore(state.changes, state.compact_revision, state.histories)
         self.lessor.restore(state.leases)
         self.auth = AuthStore.from_state(json.loads(state.auth)) if state.auth else AuthStore()
         self.tokens: TokenProvider = token_provider(config.auth_token, config.auth_token_ttl,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from operator import itemgetter
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from sortedcontainers import SortedList
 
@@ -135,19 +135,27 @@ class KeyIndex:
             self._keys.add(change.key)
         history.append(change)
 
-    def record_all(self, changes: list[Change]) -> None:
+    def record_all(self, changes: list[Change],
+                   histories: dict[bytes, KeyHistory] | None = None) -> None:
         """:meth:`record` of every change (in revision order) into an empty index, the key order
-        sorted once at the end rather than kept key by key (a restart loads millions)."""
+        sorted once at the end rather than kept key by key (a restart loads millions).
+        ``histories`` is the same changes already grouped by key; it is taken as it is."""
         if self._histories:
             raise RuntimeError("record_all needs an empty index")
-        histories = self._histories
-        get = histories.get
-        for change in changes:
-            history = get(change.key)
-            if history is None:
-                history = histories[change.key] = KeyHistory()
-            history.append(change)
+        if histories is None:
+            histories = {}
+            get = histories.get
+            for change in changes:
+                history = get(change.key)
+                if history is None:
+                    history = histories[change.key] = KeyHistory()
+                history.append(change)
+        self._histories = histories
         self._keys = SortedList(histories)
+
+    def histories(self) -> Iterable[KeyHistory]:
+        """Every key's history, in no particular order."""
+        return self._histories.values()
 
     def live_keys(self) -> int:
         """How many keys exist now (their newest change is not a tombstone)."""

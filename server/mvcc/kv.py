@@ -90,10 +90,96 @@ _new_tuple = tuple.__new__
 
 
 def decode_key_value_fields(data: bytes) -> tuple[bytes, int, int, int, bytes, int]:
-    """:func:`decode_key_value` as a plain tuple of KeyValue's fields. Written out (no helper
-    calls for one-byte varints): a restart decodes every stored revision."""
+    """:func:`decode_key_value` as a plain tuple of KeyValue's fields. A restart decodes every
+    stored revision, so the encoding :func:`encode_key_value` writes (known fields once each, in
+    order, none negative) is read straight through; anything else takes the general loop."""
     if type(data) is not bytes:
         data = bytes(data)
+    fields = _decode_canonical(data)
+    return fields if fields is not None else _decode_any(data)
+
+
+def _decode_canonical(data: bytes) -> tuple[bytes, int, int, int, bytes, int] | None:
+    """The fields of ``data`` if it is in canonical order and in range, else None. Revisions
+    take several bytes and are read in line; rarer long varints go through read_varint."""
+    end = len(data)
+    if not end:
+        return b"", 0, 0, 0, b"", 0
+    key = value = b""
+    create = mod = version = lease = 0
+    pos = 0
+    try:
+        tag = data[0]
+        if tag == 0x0A:
+            length = data[1]
+            if length & 0x80:
+                length, pos = read_varint(data, 1)
+            else:
+                pos = 2
+            key = data[pos:pos + length]
+            pos += length
+            if pos >= end:
+                return (key, 0, 0, 0, b"", 0) if pos == end else None
+            tag = data[pos]
+        if tag == 0x10:
+            create = data[pos + 1]
+            pos += 2
+            if create & 0x80:
+                create &= 0x7F
+                shift = 7
+                while shift < 63:
+                    byte = data[pos]
+                    pos += 1
+                    create |= (byte & 0x7F) << shift
+                    if byte < 0x80:
+                        break
+                    shift += 7
+                else:
+                    return None
+            tag = data[pos] if pos < end else 0
+        if tag == 0x18:
+            mod = data[pos + 1]
+            pos += 2
+            if mod & 0x80:
+                mod &= 0x7F
+                shift = 7
+                while shift < 63:
+                    byte = data[pos]
+                    pos += 1
+                    mod |= (byte & 0x7F) << shift
+                    if byte < 0x80:
+                        break
+                    shift += 7
+                else:
+                    return None
+            tag = data[pos] if pos < end else 0
+        if tag == 0x20:
+            version = data[pos + 1]
+            if version & 0x80:
+                version, pos = read_varint(data, pos + 1)
+            else:
+                pos += 2
+            tag = data[pos] if pos < end else 0
+        if tag == 0x2A:
+            length = data[pos + 1]
+            if length & 0x80:
+                length, pos = read_varint(data, pos + 1)
+            else:
+                pos += 2
+            value = data[pos:pos + length]
+            pos += length
+            tag = data[pos] if pos < end else 0
+        if tag == 0x30:
+            lease, pos = read_varint(data, pos + 1)
+    except (IndexError, ValueError):
+        return None
+    if pos != end or (version | lease) >> 63:
+        return None
+    return key, create, mod, version, value, lease
+
+
+def _decode_any(data: bytes) -> tuple[bytes, int, int, int, bytes, int]:
+    """Any proto3 encoding: fields in any order, repeated (the last wins), unknown (skipped)."""
     key = value = b""
     create = mod = version = lease = 0
     pos = 0

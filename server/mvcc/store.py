@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import google_crc32c
 
 from .. import errors
-from .key_index import Change, KeyIndex
+from .key_index import Change, KeyHistory, KeyIndex
 from .kv import KeyValue
 from .requests import (
     CMP_CREATE,
@@ -209,13 +209,15 @@ class MVCCStore:
         for listener in self._listeners:
             listener(commit)
 
-    def restore(self, changes: Iterable[Change], compact_revision: int) -> None:
+    def restore(self, changes: Iterable[Change], compact_revision: int,
+                histories: dict[bytes, KeyHistory] | None = None) -> None:
         """Load persisted history (in revision order) into an empty store. The store keeps a
-        list of its own (writes append to it; a snapshot restored twice must not see them)."""
+        list of its own (writes append to it; a snapshot restored twice must not see them).
+        ``histories``, when the reader grouped the same changes by key, becomes the index."""
         if self._log:
             raise RuntimeError("restore needs an empty store")
         log = list(changes)
-        self._index.record_all(log)
+        self._index.record_all(log, histories)
         self._log = log
         highest = log[-1].main if log else 1
         self.compact_revision = compact_revision
@@ -503,8 +505,8 @@ class MVCCStore:
         return txn.finish()
 
     def latest_changes(self) -> Iterable[Change]:
-        """Every live key's newest change (the put that wrote its current KeyValue), in key order."""
-        for history in self._index.histories_in_range(b"\x00", b"\x00"):
+        """Every live key's newest change (the put that wrote its current KeyValue), in no order."""
+        for history in self._index.histories():
             if not history[-1].deleted:
                 yield history[-1]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from ..mvcc.key_index import Change
+from ..mvcc.key_index import Change, KeyHistory
 
 
 @dataclass
@@ -56,6 +56,9 @@ class StoredState:
     meta: dict[str, int] = field(default_factory=dict)
     leases: dict[int, int] = field(default_factory=dict)
     auth: bytes | None = None
+    #: ``changes`` by key, each key's in revision order, when the backend grouped them while
+    #: reading (it does so anyway to share a key's bytes between its revisions)
+    histories: dict[bytes, KeyHistory] | None = None
 
 
 class StorageError(Exception):

@@ -34,7 +34,7 @@ import time
 
 import lmdb
 
-from ..mvcc.key_index import Change
+from ..mvcc.key_index import Change, KeyHistory
 from ..mvcc.kv import decode_key_value_fields
 from ..mvcc.revision import bytes_to_revision
 from . import mapped_pages
@@ -262,23 +262,26 @@ class LmdbBackend(Backend):
                 leases[_INT.unpack(lease_id)[0]] = _INT.unpack(unseal(ttl))[0]
             # a key's revisions share its bytes and, where equal, its create revision; a
             # record's mod revision is its main revision (one int object each, not three)
-            seen: dict[bytes, Change] = {}
+            histories: dict[bytes, KeyHistory] = {}
             append = changes.append
             new = tuple.__new__
             for rev_key, value in txn.cursor(db=self._keys):
                 main, sub, tombstone = bytes_to_revision(rev_key)
                 key, create, mod, version, data, lease = decode_key_value_fields(unseal(value))
-                earlier = seen.get(key)
-                if earlier is not None:
+                history = histories.get(key)
+                if history is None:
+                    history = histories[key] = KeyHistory()
+                else:
+                    earlier = history[-1]
                     key = earlier[2]
                     if earlier[3] == create:
                         create = earlier[3]
                 if tombstone:
-                    append(new(Change, (main, sub, key, 0, 0, 0, None, 0)))
-                    continue
-                change = new(Change, (main, sub, key, main if create == main else create,
-                                      main if mod == main else mod, version, data, lease))
-                seen[key] = change
+                    change = new(Change, (main, sub, key, 0, 0, 0, None, 0))
+                else:
+                    change = new(Change, (main, sub, key, main if create == main else create,
+                                          main if mod == main else mod, version, data, lease))
+                history.append(change)
                 append(change)
             for name, value in txn.cursor(db=self._meta):
                 if name == b"format":
@@ -292,7 +295,7 @@ class LmdbBackend(Backend):
                     compact_revision = number
                 else:
                     meta[name.decode()] = number
-        return StoredState(changes, compact_revision, meta, leases, auth)
+        return StoredState(changes, compact_revision, meta, leases, auth, histories)
 
     def write(self, batch: Batch) -> None:
         """Durable once the log's record is synced; LMDB takes it on the applier thread."""

@@ -133,3 +133,25 @@ def test_a_restart_gives_a_keys_revisions_one_key_object_and_mod_revision_is_the
     assert second.kv.create_revision is first.kv.create_revision is first.main
     assert all(c.kv.mod_revision is c.main for c in (first, second, third))
     assert third.kv.create_revision is third.main
+
+
+def test_a_restart_groups_the_changes_by_key_in_revision_order(tmp_path):
+    """The load hands the store its index: every change once, under its key, oldest first."""
+    backend = LmdbBackend(str(tmp_path))
+    changes = [Change(2, 0, b"b", KeyValue(b"b", 2, 2, 1, b"1")),
+               Change(3, 0, b"a", KeyValue(b"a", 3, 3, 1, b"2")),
+               Change(3, 1, b"b", KeyValue(b"b", 2, 3, 2, b"3")),
+               Change(4, 0, b"a", None),
+               Change(5, 0, b"c", KeyValue(b"c", 5, 5, 1, b"4"))]
+    backend.write(Batch(5, changes))
+    backend.close()
+    loaded = LmdbBackend(str(tmp_path))
+    try:
+        state = loaded.load()
+    finally:
+        loaded.close()
+    assert state.changes == changes
+    assert {key: list(history) for key, history in state.histories.items()} == {
+        b"a": [changes[1], changes[3]], b"b": [changes[0], changes[2]], b"c": [changes[4]]}
+    assert all(a is b for history in state.histories.values() for a in history
+               for b in state.changes if a == b)
