@@ -8,10 +8,11 @@ before the call is durable; ``on_durable`` learns the revision that became durab
 Writes of a *sequential* load run on the event loop itself: handing a write to the thread and back
 costs a lone client more than the sync (on the development VM 0.11 ms against a 0.13 ms
 ``fdatasync``). A load is sequential when the thread's last writes each carried one request and
-nothing arrived while they ran. A write on the loop hides concurrency (no request is taken while
-it syncs, and grpc.aio takes new calls one per loop turn), so every ``PROBE_EVERY``-th write of a
-sequential run goes to the thread again to look; a batch of more than one request ends the run at
-once. Only backends whose writes lately took under ``INLINE_SECONDS`` and whose next write is not a
+nothing arrived while they ran; lazy writes whose callers wait for something else (below) do not
+count, nobody waits for the disk on them. A write on the loop hides concurrency (no request is
+taken while it syncs, and grpc.aio takes new calls one per loop turn), so every
+``PROBE_EVERY``-th write of a sequential run goes to the thread again to look; a batch of more than
+one such request ends the run at once. Only backends whose writes lately took under ``INLINE_SECONDS`` and whose next write is not a
 long one (``Backend.write_is_quick``) are written so.
 
 A write may be submitted *lazily*: nobody needs it durable yet (a lock waiter's key, which waits
@@ -58,6 +59,7 @@ class GroupCommitter:
         self._on_failure = on_failure
         self._pending: Batch | None = None
         self._pending_count = 0  # submissions merged into the pending batch
+        self._pending_patient = 0  # of those, lazy ones whose callers wait for something else
         self._pending_done: asyncio.Future | None = None
         self._pending_urgent = False  # the pending batch holds an urgent write or is waited on
         self._lazy_since = 0.0  # monotonic time the pending batch's first lazy write came
@@ -87,6 +89,7 @@ class GroupCommitter:
         if self._pending is None:
             self._pending = batch.copy()
             self._pending_count = 1
+            self._pending_patient = 0
             self._pending_done = asyncio.get_running_loop().create_future()
             self._pending_urgent = False
             self._lazy_since = time.monotonic()
@@ -122,8 +125,11 @@ class GroupCommitter:
     async def wait(self, urge: bool = True) -> None:
         """Return when everything submitted so far is durable. ``urge=False``: a lazy write's own
         wait, which lets its batch wait for company."""
-        if urge and self._pending is not None:
-            self._urge()
+        if self._pending is not None:
+            if urge:
+                self._urge()
+            else:
+                self._pending_patient += 1
         done = self._pending_done if self._pending is not None else self._inflight_done
         if done is not None and not done.done():
             await asyncio.shield(done)
@@ -138,7 +144,8 @@ class GroupCommitter:
             while self._pending is not None:
                 if not self._pending_urgent:
                     await self._company()
-                batch, done, count = self._pending, self._pending_done, self._pending_count
+                batch, done = self._pending, self._pending_done
+                count = self._pending_count - self._pending_patient
                 self._pending = self._pending_done = None
                 self._inflight_done = done
                 try:
@@ -149,7 +156,8 @@ class GroupCommitter:
                     else:
                         self._inline_run = 0
                         await loop.run_in_executor(self._executor, self._write, batch)
-                        self._lone_writes = self._lone_writes + 1 if self._pending is None else 0
+                        alone = self._pending is None or self._pending_count == self._pending_patient
+                        self._lone_writes = self._lone_writes + 1 if alone else 0
                 except Exception as exc:  # the disk refused: nothing after this is durable
                     log.critical("backend write failed: %s", exc)
                     self.failure = exc

@@ -244,6 +244,28 @@ def test_a_sequential_load_turning_concurrent_goes_back_to_the_thread():
     asyncio.run(main())
 
 
+def test_a_lock_hand_off_chain_counts_as_sequential_though_each_sync_carries_a_waiters_key():
+    """Under a contended lock each holder's deletion shares its sync with the key of the client
+    that queues up again; that key's caller waits for its turn, not for the disk, so the chain
+    of deletions is still one writer's sequential load."""
+    async def main() -> None:
+        backend = TimedBackend()
+        node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
+        backend.threads.clear()
+        waiters = []
+        for i in range(100):
+            waiters.append(asyncio.create_task(_lazy_put(node, b"waiter-%d" % i)))
+            await asyncio.sleep(0)
+            await node.put(INTERNAL, PutRequest(b"holder-%d" % i, b"v"))
+        await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        on_loop = backend.on_loop()
+        assert len(on_loop) == 100  # each waiter's key went with the next urgent write
+        assert on_loop.count(True) >= 100 - SEQUENTIAL_AFTER - 100 // PROBE_EVERY - 1
+        await node.close()
+
+    asyncio.run(main())
+
+
 def test_slow_writes_and_writes_the_backend_calls_long_stay_on_the_thread():
     async def main(backend: TimedBackend) -> None:
         node = Node(Config(), backend, client_urls=["http://127.0.0.1:2379"])
