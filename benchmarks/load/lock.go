@@ -1,6 +1,9 @@
 // -op lock: contended Lock hand-offs on one name (v3lockpb), each contender on its own
 // connection: LeaseGrant once, then Lock → Unlock in a loop. A hand-off is the time from the
 // holder sending Unlock to the next holder's Lock returning (both in this process, one clock).
+// -op election: the same with Campaign → Resign (v3electionpb): the leader resigns, the next
+// candidate's Campaign returns. Both answers carry what releases it in field 2 (LockResponse.key,
+// CampaignResponse.leader), and both release requests take it as field 1.
 package main
 
 import (
@@ -82,7 +85,11 @@ func uvarint(b []byte) (uint64, int) {
 	return 0, 0
 }
 
-func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Duration, name string) {
+func runLock(ep, op string, contenders int, duration, warmup, dialTimeout time.Duration, name string) {
+	acquire, release := "/v3lockpb.Lock/Lock", "/v3lockpb.Lock/Unlock"
+	if op == "election" {
+		acquire, release = "/v3electionpb.Election/Campaign", "/v3electionpb.Election/Resign"
+	}
 	var conns []*grpc.ClientConn
 	for i := 0; i < contenders; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
@@ -123,8 +130,11 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 				fatal("lease grant: no ID in the answer")
 			}
 			lockReq := appendVarintField(appendBytesField(nil, 1, []byte(name)), 2, lease)
+			if op == "election" {
+				lockReq = appendBytesField(lockReq, 3, []byte("candidate"))
+			}
 			for atomic.LoadInt32(&stop) == 0 {
-				if err := c.Invoke(ctx, "/v3lockpb.Lock/Lock", lockReq, &out); err != nil {
+				if err := c.Invoke(ctx, acquire, lockReq, &out); err != nil {
 					if atomic.LoadInt32(&stop) == 0 && atomic.AddInt64(&nerr, 1) == 1 {
 						firstErr.Store(err.Error())
 					}
@@ -133,7 +143,7 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 				acquired := time.Now()
 				key, _, ok := readField(out, 2)
 				if !ok {
-					fatal("lock: no key in the answer")
+					fatal("%s: no key or leader in the answer", op)
 				}
 				unlockReq := appendBytesField(nil, 1, key)
 				mu.Lock()
@@ -145,7 +155,7 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 				}
 				releasedAt = time.Now()
 				mu.Unlock()
-				if err := c.Invoke(ctx, "/v3lockpb.Lock/Unlock", unlockReq, &out); err != nil {
+				if err := c.Invoke(ctx, release, unlockReq, &out); err != nil {
 					if atomic.LoadInt32(&stop) == 0 && atomic.AddInt64(&nerr, 1) == 1 {
 						firstErr.Store(err.Error())
 					}
@@ -162,7 +172,7 @@ func runLock(ep string, contenders int, duration, warmup, dialTimeout time.Durat
 	time.Sleep(duration)
 	mu.Lock()
 	measuring = false
-	res := lockResult{Op: "lock", Contenders: contenders, Seconds: duration.Seconds(), Acquisitions: count}
+	res := lockResult{Op: op, Contenders: contenders, Seconds: duration.Seconds(), Acquisitions: count}
 	all := append([]int64(nil), handoffs...)
 	mu.Unlock()
 	atomic.StoreInt32(&stop, 1)

@@ -1,5 +1,5 @@
 // etcdload: a minimal-overhead load generator for etcd v3 KV calls (Put, Range, Txn) and
-// contended locks (lock.go).
+// contended locks and elections (lock.go).
 //
 // It does not use any generated etcd code: requests are hand-encoded protobuf
 // bytes (built once, before the measurement starts) sent through a raw-bytes
@@ -198,7 +198,7 @@ func fatal(format string, a ...interface{}) {
 
 func main() {
 	endpoint := flag.String("endpoint", "127.0.0.1:2379", "host:port (an http:// prefix is stripped)")
-	op := flag.String("op", "put", "put | range | txn | lock (contended Lock/Unlock on one name, -clients contenders each on its own connection)")
+	op := flag.String("op", "put", "put | range | txn | lock (contended Lock/Unlock on one name, -clients contenders each on its own connection) | election (the same with Campaign/Resign)")
 	conns := flag.Int("conns", 1, "number of gRPC connections (HTTP/2 transports)")
 	clients := flag.Int("clients", 1, "concurrent in-flight callers, spread round-robin over the connections")
 	duration := flag.Duration("duration", 10*time.Second, "measurement duration (ignored when -total > 0)")
@@ -239,8 +239,8 @@ func main() {
 		*conns = *clients
 	}
 
-	if *op == "lock" {
-		runLock(ep, *clients, *duration, *warmup, *dialTimeout, *prefix)
+	if *op == "lock" || *op == "election" {
+		runLock(ep, *op, *clients, *duration, *warmup, *dialTimeout, *prefix)
 		return
 	}
 
