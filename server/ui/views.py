@@ -60,22 +60,26 @@ def _kv(kv: KeyValue) -> dict:
 @dataclass
 class CreationTimes:
     """When this server saw each recipe key created (wall clock), for "waiting since"; keys made
-    before the view started have none."""
+    before the view started have none. It follows every write, so it is kept per key (a key has
+    one incarnation at a time): a deletion forgets its key in one step, whatever else is held."""
 
-    seen: dict[tuple[bytes, int], float] = field(default_factory=dict)
+    #: key -> (its create revision, when that put was seen)
+    seen: dict[bytes, tuple[int, float]] = field(default_factory=dict)
 
     def record(self, revision: int, changes) -> None:
-        now = time.time()
+        seen = self.seen
+        now = None
         for change in changes:
-            kv = change.kv
-            if kv is None:
-                for known in [k for k in self.seen if k[0] == change.key]:
-                    del self.seen[known]
-            elif kv.version == 1 and kv.lease:
-                self.seen[(kv.key, kv.create_revision)] = now
+            if change.deleted:
+                seen.pop(change.key, None)
+            elif change.version == 1 and change.lease:
+                if now is None:
+                    now = time.time()
+                seen[change.key] = (change.main, now)  # a first version is created at its own revision
 
     def of(self, kv: KeyValue) -> float | None:
-        return self.seen.get((kv.key, kv.create_revision))
+        entry = self.seen.get(kv.key)
+        return entry[1] if entry is not None and entry[0] == kv.create_revision else None
 
 
 class Views:
