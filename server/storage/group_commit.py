@@ -12,8 +12,9 @@ nothing arrived while they ran; lazy writes whose callers wait for something els
 count, nobody waits for the disk on them. A write on the loop hides concurrency (no request is
 taken while it syncs, and grpc.aio takes new calls one per loop turn), so every
 ``PROBE_EVERY``-th write of a sequential run goes to the thread again to look; a batch of more than
-one such request ends the run at once. Only backends whose writes lately took under ``INLINE_SECONDS`` and whose next write is not a
-long one (``Backend.write_is_quick``) are written so.
+one such request ends the run at once. Only backends whose writes lately took under
+``INLINE_SECONDS`` and whose next write is not a long one (``Backend.write_is_quick``) are written
+so.
 
 A write may be submitted *lazily*: nobody needs it durable yet (a lock waiter's key, which waits
 for its holder's deletion anyway). A pending batch of lazy writes only is not written until an
