@@ -7,7 +7,7 @@ import pytest
 
 from etcdlite.mvcc.key_index import Change
 from etcdlite.mvcc.kv import KeyValue
-from etcdlite.storage.backend import Batch, StorageError
+from etcdlite.storage.backend import Batch, StorageError, StoredState
 from etcdlite.storage.lmdb_backend import LmdbBackend
 
 
@@ -112,21 +112,26 @@ def test_sizes_can_be_read_while_another_thread_defragments(tmp_path):
     backend.close()
 
 
+def _written_and_reloaded(path, changes: list[Change]) -> StoredState:
+    """What a backend opened anew on ``path`` loads after one wrote ``changes`` and closed."""
+    backend = LmdbBackend(str(path))
+    backend.write(Batch(changes[-1].main, changes))
+    backend.close()
+    loaded = LmdbBackend(str(path))
+    try:
+        return loaded.load()
+    finally:
+        loaded.close()
+
+
 def test_a_restart_gives_a_keys_revisions_one_key_object_and_mod_revision_is_the_main_revision(tmp_path):
     """Memory per stored revision: a reloaded key's revisions share its bytes, its create
     revision where equal, and each record's mod revision is its change's main revision."""
-    backend = LmdbBackend(str(tmp_path))
     changes = [Change(2, 0, b"key", KeyValue(b"key", 2, 2, 1, b"1")),
                Change(3, 0, b"key", KeyValue(b"key", 2, 3, 2, b"2")),
                Change(4, 0, b"key", None),
                Change(5, 0, b"key", KeyValue(b"key", 5, 5, 1, b"3", lease=9))]
-    backend.write(Batch(5, changes))
-    backend.close()
-    loaded = LmdbBackend(str(tmp_path))
-    try:
-        state = loaded.load()
-    finally:
-        loaded.close()
+    state = _written_and_reloaded(tmp_path, changes)
     assert state.changes == changes
     first, second, gone, third = state.changes
     assert first.key is second.key is gone.key is third.key is first.kv.key is third.kv.key
@@ -137,19 +142,12 @@ def test_a_restart_gives_a_keys_revisions_one_key_object_and_mod_revision_is_the
 
 def test_a_restart_groups_the_changes_by_key_in_revision_order(tmp_path):
     """The load hands the store its index: every change once, under its key, oldest first."""
-    backend = LmdbBackend(str(tmp_path))
     changes = [Change(2, 0, b"b", KeyValue(b"b", 2, 2, 1, b"1")),
                Change(3, 0, b"a", KeyValue(b"a", 3, 3, 1, b"2")),
                Change(3, 1, b"b", KeyValue(b"b", 2, 3, 2, b"3")),
                Change(4, 0, b"a", None),
                Change(5, 0, b"c", KeyValue(b"c", 5, 5, 1, b"4"))]
-    backend.write(Batch(5, changes))
-    backend.close()
-    loaded = LmdbBackend(str(tmp_path))
-    try:
-        state = loaded.load()
-    finally:
-        loaded.close()
+    state = _written_and_reloaded(tmp_path, changes)
     assert state.changes == changes
     assert {key: list(history) for key, history in state.histories.items()} == {
         b"a": [changes[1], changes[3]], b"b": [changes[0], changes[2]], b"c": [changes[4]]}
