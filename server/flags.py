@@ -140,7 +140,7 @@ FLAGS: list[Flag] = [
     Flag("data-dir", "string", "", _M, "Path to the data directory ('' with --memory: in memory).",
          shown_default="${name}.etcdlite"),
     Flag("wal-dir", "string", "", _M, "Path to the dedicated wal directory.", NOTICE,
-         "etcdlite has no WAL: all data lives in --data-dir"),
+         "etcdlite keeps its write-ahead log inside --data-dir (etcdlite.wal)"),
     Flag("snapshot-count", "uint", 100000, _M,
          "Number of committed transactions to trigger a snapshot to disk.", NOTICE, _NO_RAFT,
          go_type="uint64"),
