@@ -4,16 +4,17 @@
 On a shared machine the end-to-end comparison (``auth_cost.py``) is only as good as the machine is
 quiet; this one is not disturbed by other processes: it times, in CPU seconds of this process
 (``time.process_time``), the KV handlers a gRPC call runs — the adapter's ``caller_of`` on the
-call's metadata, ``KVService.Put`` / ``KVService.Range`` (decode → identify → authorize → apply →
-group commit → response) — with auth off and on, in alternating batches, and keeps the fastest
-batch of each (the one least disturbed). Auth is set up as ``auth_cost.py`` does (user ``bench``,
-3 roles, 61 permissions, keys inside the READWRITE prefix ``k``), directly on the node's auth store.
+call's metadata, ``KVService.Put`` / ``Range`` / ``Txn`` (etcdload's: one compare, one put;
+identify → authorize → apply → group commit → response) — with auth off and on, in alternating
+batches, and keeps the fastest batch of each (the one least disturbed). Auth is set up as
+``auth_cost.py`` does (user ``bench``, 3 roles, 61 permissions, keys inside the READWRITE prefix
+``k``), directly on the node's auth store.
 
 What it leaves out is the same on both sides except one header: grpcio's C core parsing the
 ``token`` metadata, which ``auth_cost.py`` measures with the empty-answer server (``empty-aio`` vs
 ``empty-aio+token``).
 
-  python benchmarks/auth_path.py [--calls 20000] [--rounds 7] [--data-dir DIR] [--profile put]
+  python benchmarks/auth_path.py [--calls 20000] [--rounds 7] [--lmdb] [--profile put|range|txn]
 """
 from __future__ import annotations
 
@@ -66,10 +67,19 @@ def set_up_auth(node) -> str:
     return node.tokens.assign(BENCH_USER, store.revision, 1)
 
 
+def _txn(put: rpc_pb2.PutRequest) -> rpc_pb2.TxnRequest:
+    """etcdload's Txn: mod revision > 0, the same put on either branch."""
+    compare = rpc_pb2.Compare(result=rpc_pb2.Compare.GREATER, target=rpc_pb2.Compare.MOD,
+                              key=put.key, mod_revision=0)
+    op = rpc_pb2.RequestOp(request_put=put)
+    return rpc_pb2.TxnRequest(compare=[compare], success=[op], failure=[op])
+
+
 async def measure(args) -> dict:
     keys = [f"k{i}".encode().ljust(8, b"_") for i in range(1000)]
     puts = [rpc_pb2.PutRequest(key=k, value=b"v" * 8) for k in keys]
     ranges = [rpc_pb2.RangeRequest(key=k) for k in keys]
+    txns = [_txn(put) for put in puts]
     rnd = random.Random(1)
     order = [rnd.randrange(len(keys)) for _ in range(args.calls)]
     data_dir = tempfile.mkdtemp(prefix="authpath-") if args.lmdb else ""
@@ -80,6 +90,7 @@ async def measure(args) -> dict:
         for req in puts:  # prefill, as etcdload -prefill does
             await kv.Put(req, caller_of(FakeContext((("token", token),))))
         contexts = {False: FakeContext(()), True: FakeContext((("token", token),))}
+        calls = {"put": (puts, kv.Put), "range": (ranges, kv.Range), "txn": (txns, kv.Txn)}
 
         async def batch(op: str, auth: bool) -> float:
             if auth:
@@ -87,8 +98,7 @@ async def measure(args) -> dict:
             else:
                 node.auth.auth_disable()
             ctx = contexts[auth]
-            reqs = puts if op == "put" else ranges
-            call = kv.Put if op == "put" else kv.Range
+            reqs, call = calls[op]
             t0 = time.process_time()
             for i in order:
                 await call(reqs[i], caller_of(ctx))
@@ -110,8 +120,7 @@ async def measure(args) -> dict:
         if args.profile:
             node.auth.auth_enable()
             ctx = contexts[True]
-            reqs = puts if args.profile == "put" else ranges
-            call = kv.Put if args.profile == "put" else kv.Range
+            reqs, call = calls[args.profile]
             prof = cProfile.Profile()
             prof.enable()
             for i in order:
@@ -128,9 +137,9 @@ def main() -> int:
                                 epilog=__doc__.split("\n", 1)[1])
     p.add_argument("--calls", type=int, default=20000, help="calls per batch")
     p.add_argument("--rounds", type=int, default=7, help="batches per side (fastest kept)")
-    p.add_argument("--ops", default="put,range")
+    p.add_argument("--ops", default="put,range,txn")
     p.add_argument("--lmdb", action="store_true", help="LMDB data dir instead of memory")
-    p.add_argument("--profile", choices=("put", "range"), help="cProfile one auth-on batch")
+    p.add_argument("--profile", choices=("put", "range", "txn"), help="cProfile one auth-on batch")
     args = p.parse_args()
     result = asyncio.run(measure(args))
     print(json.dumps(result, indent=1))
