@@ -223,11 +223,15 @@ class Node:
         """Count one applied write request (etcd: one raft entry)."""
         self.raft_index += 1
 
+    def _quota_within(self, cost: int) -> bool:
+        """Whether adding ``cost`` would take the backend to the space quota."""
+        quota = self.config.quota_backend_bytes or DEFAULT_QUOTA_BYTES
+        return quota >= 0 and self.committer.backend_size + cost >= quota
+
     def _check_quota(self, cost: int) -> None:
         """etcd's quota check, made before anything else: a request that would take the backend to
         the quota raises the NOSPACE alarm (persisted like any alarm) and is refused."""
-        quota = self.config.quota_backend_bytes or DEFAULT_QUOTA_BYTES
-        if quota < 0 or self.committer.backend_size + cost < quota:
+        if not self._quota_within(cost):
             return
         self._set_alarm((self.member_id, ALARM_NOSPACE), True)
         raise errors.NO_SPACE
@@ -353,10 +357,12 @@ class Node:
             return self.store.txn(req, 0, self.durable_revision, checked=True)
         if request_size is None:
             request_size = wire_size.txn_size(req)
+        # the cost is only worked out near the quota: far from it no txn of this size reaches it
+        cost = _txn_cost(req) if self._quota_within(request_size * _TXN_COST_PER_BYTE) else 0
         return await self._write(
             caller, req, lambda: validation.check_txn(req, self.store.max_txn_ops), request_size,
             _has_direct_put(req), lambda: self.store.txn(req, request_size, checked=True),
-            _txn_cost(req), can_wait)
+            cost, can_wait)
 
     async def compact(self, caller: Caller, revision: int) -> int:
         self.identify(caller)  # etcd checks the token; compaction needs no permission
@@ -750,6 +756,11 @@ class Node:
 
 def _whole_ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+#: ``_txn_cost`` per byte of the encoded txn, at most: a direct put is KV_OVERHEAD plus its own size,
+#: and takes at least 4 bytes more than its size in the txn (two tags, two lengths)
+_TXN_COST_PER_BYTE = 1 + KV_OVERHEAD // 4
 
 
 def _txn_cost(req: TxnRequest) -> int:
