@@ -402,8 +402,8 @@ class MVCCStore:
         try:
             path = self._decide_path(req, current)
             if not read_only:
-                self._check_puts(req, path, 0)
-            self._check_ranges(req, path, 0, current)
+                self._check_puts(req, path)
+            self._check_ranges(req, path, current)
             if read_only:
                 succeeded = path[0]
                 ops = req.success if succeeded else req.failure
@@ -434,6 +434,12 @@ class MVCCStore:
 
     def _compare(self, cmp: Compare, revision: int) -> bool:
         self.counts.ranges += 1
+        if not cmp.range_end:  # one key, the common case
+            history = self._index.get(cmp.key)
+            kv = history.at(revision) if history is not None else None
+            if kv is None:
+                return cmp.target != CMP_VALUE and _compare_kv(cmp, None)
+            return _compare_kv(cmp, kv)
         histories = self._index.histories_in_range(cmp.key, cmp.range_end)
         kvs = [kv for kv in (h.at(revision) for h in histories) if kv is not None]
         if not kvs:
@@ -441,6 +447,12 @@ class MVCCStore:
                 return False
             return _compare_kv(cmp, None)
         return all(_compare_kv(cmp, kv) for kv in kvs)
+
+    def _path_ops(self, req: TxnRequest, path: list[bool]):
+        """The ops on the chosen path of a whole txn, nested ones included, in execution order."""
+        if len(path) == 1:  # no nested txn on the path
+            return req.success if path[0] else req.failure
+        return self._walk_path(req, path, 0)
 
     def _walk_path(self, req: TxnRequest, path: list[bool], pos: int):
         """Yield (op, ...) for the ops on the chosen path, recursively, in execution order."""
@@ -453,8 +465,8 @@ class MVCCStore:
             else:
                 yield op
 
-    def _check_puts(self, req: TxnRequest, path: list[bool], pos: int) -> None:
-        for op in self._walk_path(req, path, pos):
+    def _check_puts(self, req: TxnRequest, path: list[bool]) -> None:
+        for op in self._path_ops(req, path):
             if isinstance(op, PutRequest):
                 if op.ignore_value or op.ignore_lease:
                     self.counts.ranges += 1
@@ -463,8 +475,8 @@ class MVCCStore:
                 if op.lease and not self.lease_exists(op.lease):
                     raise errors.LEASE_NOT_FOUND
 
-    def _check_ranges(self, req: TxnRequest, path: list[bool], pos: int, current: int) -> None:
-        for op in self._walk_path(req, path, pos):
+    def _check_ranges(self, req: TxnRequest, path: list[bool], current: int) -> None:
+        for op in self._path_ops(req, path):
             if isinstance(op, RangeRequest) and op.revision:
                 if op.revision > current:
                     raise errors.FUTURE_REV

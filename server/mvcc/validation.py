@@ -107,6 +107,20 @@ def _hits_delete(deletes: list[tuple[bytes, bytes]], key: bytes) -> bool:
 
 
 def _check_intervals(ops: list[RequestOp]) -> tuple[set[bytes], list[tuple[bytes, bytes]]]:
+    puts: set[bytes] = set()
+    plain = True  # only puts and ranges: a put conflicts only with another put
+    for op in ops:
+        kind = type(op)
+        if kind is PutRequest:
+            if op.key in puts:
+                raise errors.DUPLICATE_KEY
+            puts.add(op.key)
+        elif kind is not RangeRequest:
+            plain = False
+            break
+    if plain:
+        return puts, []
+
     deletes: list[tuple[bytes, bytes]] = []
     for op in ops:
         if isinstance(op, DeleteRangeRequest):
@@ -115,7 +129,7 @@ def _check_intervals(ops: list[RequestOp]) -> tuple[set[bytes], list[tuple[bytes
             else:
                 deletes.append((op.key, op.key + b"\x00"))
 
-    puts: set[bytes] = set()
+    puts = set()
     for op in ops:
         if not isinstance(op, TxnRequest):
             continue
