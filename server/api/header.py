@@ -13,3 +13,12 @@ def header(node: Node, revision: int) -> rpc_pb2.ResponseHeader:
     compaction cancels."""
     return ResponseHeader(cluster_id=node.cluster_id, member_id=node.member_id, revision=revision,
                           raft_term=node.raft_term)
+
+
+def fill_header(target: rpc_pb2.ResponseHeader, node: Node, revision: int) -> None:
+    """Set a response's own header in place, as :func:`header` builds it (for the hot KV calls:
+    building a header and copying it into the response takes twice as long)."""
+    target.cluster_id = node.cluster_id
+    target.member_id = node.member_id
+    target.revision = revision
+    target.raft_term = node.raft_term

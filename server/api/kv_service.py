@@ -6,7 +6,7 @@ from ..auth.caller import Caller
 from ..node import Node
 from ..proto import rpc_pb2
 from . import convert
-from .header import header
+from .header import fill_header, header
 
 
 class KVService:
@@ -15,26 +15,30 @@ class KVService:
 
     async def Range(self, request: rpc_pb2.RangeRequest, caller: Caller) -> rpc_pb2.RangeResponse:
         result = self.node.range(caller, convert.range_request(request))
-        response = rpc_pb2.RangeResponse(header=header(self.node, result.revision))
+        response = rpc_pb2.RangeResponse()
+        fill_header(response.header, self.node, result.revision)
         convert.range_body(result, response)
         return response
 
     async def Put(self, request: rpc_pb2.PutRequest, caller: Caller) -> rpc_pb2.PutResponse:
         result = await self.node.put(caller, convert.put_request(request), request.ByteSize())
-        response = rpc_pb2.PutResponse(header=header(self.node, result.revision))
+        response = rpc_pb2.PutResponse()
+        fill_header(response.header, self.node, result.revision)
         convert.put_body(result, response)
         return response
 
     async def DeleteRange(self, request: rpc_pb2.DeleteRangeRequest,
                           caller: Caller) -> rpc_pb2.DeleteRangeResponse:
         result = await self.node.delete_range(caller, convert.delete_request(request), request.ByteSize())
-        response = rpc_pb2.DeleteRangeResponse(header=header(self.node, result.revision))
+        response = rpc_pb2.DeleteRangeResponse()
+        fill_header(response.header, self.node, result.revision)
         convert.delete_body(result, response)
         return response
 
     async def Txn(self, request: rpc_pb2.TxnRequest, caller: Caller) -> rpc_pb2.TxnResponse:
         result = await self.node.txn(caller, convert.txn_request(request), request.ByteSize())
-        response = rpc_pb2.TxnResponse(header=header(self.node, result.revision))
+        response = rpc_pb2.TxnResponse()
+        fill_header(response.header, self.node, result.revision)
         convert.txn_body(result, response)
         return response
 
