@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..mvcc.key_index import Change, KeyHistory
 
 
-@dataclass
+@dataclass(slots=True)
 class Batch:
     """Everything to persist for one or more applied requests, merged in order.
 

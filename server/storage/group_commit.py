@@ -82,8 +82,9 @@ class GroupCommitter:
         """Queue ``batch`` for the next write; ``lazy``: no hurry until someone waits on it."""
         if self.failure is not None:
             raise DurabilityError(str(self.failure))
-        if self._executor is None:
-            self._write(batch)
+        if self._executor is None:  # an instant backend: no write durations to learn from
+            self._backend.write(batch)
+            self.backend_size = self._backend.size()[0]
             self.writes += 1
             self._on_durable(batch.revision)
             return
