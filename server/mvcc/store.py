@@ -434,14 +434,13 @@ class MVCCStore:
 
     def _compare(self, cmp: Compare, revision: int) -> bool:
         self.counts.ranges += 1
-        if not cmp.range_end:  # one key, the common case
+        if not cmp.range_end:  # one key, the common case: no range scan
             history = self._index.get(cmp.key)
             kv = history.at(revision) if history is not None else None
-            if kv is None:
-                return cmp.target != CMP_VALUE and _compare_kv(cmp, None)
-            return _compare_kv(cmp, kv)
-        histories = self._index.histories_in_range(cmp.key, cmp.range_end)
-        kvs = [kv for kv in (h.at(revision) for h in histories) if kv is not None]
+            kvs = [kv] if kv is not None else []
+        else:
+            histories = self._index.histories_in_range(cmp.key, cmp.range_end)
+            kvs = [kv for kv in (h.at(revision) for h in histories) if kv is not None]
         if not kvs:
             if cmp.target == CMP_VALUE:
                 return False
