@@ -12,9 +12,12 @@ batches, and keeps the fastest batch of each (the one least disturbed). Auth is 
 
 What it leaves out is the same on both sides except one header: grpcio's C core parsing the
 ``token`` metadata, which ``auth_cost.py`` measures with the empty-answer server (``empty-aio`` vs
-``empty-aio+token``).
+``empty-aio+token``). ``--registered`` times each call as grpcio runs it instead: the request's
+bytes decoded by the registered deserializer, the gRPC adapter (``caller_of`` included) and the
+call counting around the handler, the response encoded; what is left beyond that is grpcio's own.
 
-  python benchmarks/auth_path.py [--calls 20000] [--rounds 7] [--lmdb] [--profile put|range|txn]
+  python benchmarks/auth_path.py [--calls 20000] [--rounds 7] [--lmdb] [--registered]
+                                 [--profile put|range|txn]
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ from auth_cost import BENCH_USER, permissions  # noqa: E402
 
 from etcdlite import EtcdLite  # noqa: E402
 from etcdlite.api.kv_service import KVService  # noqa: E402
-from etcdlite.api.registration import caller_of  # noqa: E402
+from etcdlite.api.registration import add_service, caller_of  # noqa: E402
+from etcdlite.api.services import etcd_services  # noqa: E402
 from etcdlite.auth.permissions import KeyPermission  # noqa: E402
 from etcdlite.proto import rpc_pb2  # noqa: E402
 
@@ -50,6 +54,37 @@ class FakeContext:
 
     def invocation_metadata(self):
         return self._metadata
+
+
+class _CapturedHandlers:
+    """What ``add_service`` registers, kept instead of served."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, dict] = {}
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        self.methods[service] = handlers
+
+
+def _registered_kv(node) -> dict:
+    """The KV methods as grpcio would call them: ``(request bytes, context) -> response bytes``."""
+    captured = _CapturedHandlers()
+    for handlers, descriptor in etcd_services(node):
+        add_service(captured, handlers, descriptor)
+    invokers = {}
+    for name, handler in captured.methods["etcdserverpb.KV"].items():
+        def bind(handler=handler):
+            decode, behave, encode = (handler.request_deserializer, handler.unary_unary,
+                                      handler.response_serializer)
+
+            async def invoke(data: bytes, ctx: FakeContext) -> bytes:
+                return encode(await behave(decode(data), ctx))
+            return invoke
+        invokers[name] = bind()
+    return invokers
 
 
 def set_up_auth(node) -> str:
@@ -90,7 +125,16 @@ async def measure(args) -> dict:
         for req in puts:  # prefill, as etcdload -prefill does
             await kv.Put(req, caller_of(FakeContext((("token", token),))))
         contexts = {False: FakeContext(()), True: FakeContext((("token", token),))}
-        calls = {"put": (puts, kv.Put), "range": (ranges, kv.Range), "txn": (txns, kv.Txn)}
+        if args.registered:
+            invokers = _registered_kv(node)
+            calls = {op: ([r.SerializeToString() for r in reqs], invokers[name])
+                     for op, reqs, name in (("put", puts, "Put"), ("range", ranges, "Range"),
+                                            ("txn", txns, "Txn"))}
+        else:
+            def direct(handler):
+                return lambda request, ctx: handler(request, caller_of(ctx))
+            calls = {"put": (puts, direct(kv.Put)), "range": (ranges, direct(kv.Range)),
+                     "txn": (txns, direct(kv.Txn))}
 
         async def batch(op: str, auth: bool) -> float:
             if auth:
@@ -101,11 +145,12 @@ async def measure(args) -> dict:
             reqs, call = calls[op]
             t0 = time.process_time()
             for i in order:
-                await call(reqs[i], caller_of(ctx))
+                await call(reqs[i], ctx)
             return (time.process_time() - t0) / len(order) * 1e6
 
         result: dict = {"calls_per_batch": args.calls, "rounds": args.rounds,
-                        "data_dir": "lmdb" if data_dir else "memory", "us_per_call": {}}
+                        "data_dir": "lmdb" if data_dir else "memory",
+                        "path": "registered" if args.registered else "handlers", "us_per_call": {}}
         for op in args.ops.split(","):
             samples = {False: [], True: []}
             for rnd_i in range(args.rounds):
@@ -124,7 +169,7 @@ async def measure(args) -> dict:
             prof = cProfile.Profile()
             prof.enable()
             for i in order:
-                await call(reqs[i], caller_of(ctx))
+                await call(reqs[i], ctx)
             prof.disable()
             stats = pstats.Stats(prof, stream=sys.stderr)
             stats.sort_stats("tottime").print_stats(25)
@@ -139,6 +184,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=7, help="batches per side (fastest kept)")
     p.add_argument("--ops", default="put,range,txn")
     p.add_argument("--lmdb", action="store_true", help="LMDB data dir instead of memory")
+    p.add_argument("--registered", action="store_true",
+                   help="call the methods as registered with grpcio (bytes in, bytes out)")
     p.add_argument("--profile", choices=("put", "range", "txn"), help="cProfile one auth-on batch")
     args = p.parse_args()
     result = asyncio.run(measure(args))
