@@ -39,11 +39,14 @@ class KeyRanges(Generic[T]):
         self._prefixes: dict[bytes, set[T]] = {}
         self._from_key: SortedDict = SortedDict()  # start -> set of items
         self._intervals: dict[tuple[bytes, bytes], set[T]] = {}
+        self._everywhere: set[T] = set()  # etcd's range of every key: from b"\0" on
 
     def _bucket(self, start: bytes, end: bytes, create: bool) -> set[T] | None:
         if not end:
             table, slot = self._exact, start
         elif end == b"\x00":
+            if start == b"\x00":
+                return self._everywhere
             table, slot = self._from_key, start
         elif end == prefix_end(start):
             table, slot = self._prefixes, start
@@ -62,7 +65,7 @@ class KeyRanges(Generic[T]):
         if bucket is None:
             return
         bucket.discard(item)
-        if not bucket:
+        if not bucket and bucket is not self._everywhere:
             if not end:
                 del self._exact[start]
             elif end == b"\x00":
@@ -72,8 +75,18 @@ class KeyRanges(Generic[T]):
             else:
                 del self._intervals[(start, end)]
 
+    @property
+    def everywhere(self) -> set[T]:
+        """The items whose range is every key."""
+        return self._everywhere
+
     def matching(self, key: bytes) -> Iterator[T]:
         """Every item whose range holds ``key`` (an item added under several ranges may repeat)."""
+        yield from self.matching_ranged(key)
+        yield from self._everywhere
+
+    def matching_ranged(self, key: bytes) -> Iterator[T]:
+        """``matching`` without :attr:`everywhere`, for callers that take those once for all keys."""
         bucket = self._exact.get(key)
         if bucket:
             yield from bucket
@@ -90,5 +103,9 @@ class KeyRanges(Generic[T]):
             if start <= key < end:
                 yield from bucket
 
-    def __bool__(self) -> bool:
+    def has_ranged(self) -> bool:
+        """Whether any item's range is not every key."""
         return bool(self._exact or self._prefixes or self._from_key or self._intervals)
+
+    def __bool__(self) -> bool:
+        return bool(self._everywhere) or self.has_ranged()

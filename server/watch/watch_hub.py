@@ -64,8 +64,6 @@ class WatchHub:
         self._catch_up_scheduled = False
         self._streams: set[WatchStream] = set()
         self._internal: KeyRanges[InternalWatch] = KeyRanges()
-        #: internal watches of every key (the UI's), called without looking keys up
-        self._internal_everywhere: dict[InternalWatch, None] = {}
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -214,29 +212,26 @@ class WatchHub:
         from now on, in the same loop turn the revision becomes durable. Used by locks and elections,
         whose waiters must wake the moment their predecessor's key is gone."""
         watch = InternalWatch(key, range_end, callback)
-        if key == range_end == b"\0":
-            self._internal_everywhere[watch] = None
-        else:
-            self._internal.add(key, range_end, watch)
+        self._internal.add(key, range_end, watch)
         return watch
 
     def cancel_internal(self, watch: "InternalWatch") -> None:
-        if self._internal_everywhere.pop(watch, False) is False:
-            self._internal.remove(watch.key, watch.range_end, watch)
+        self._internal.remove(watch.key, watch.range_end, watch)
 
     def _dispatch_internal(self, commit: Commit) -> None:
+        internal = self._internal
         matched: dict[InternalWatch, list[Change]] = {}
-        if self._internal:
+        if internal.has_ranged():
             for change in commit.changes:
-                for watch in self._internal.matching(change.key):
+                for watch in internal.matching_ranged(change.key):
                     matched.setdefault(watch, []).append(change)
-        for watch in self._internal_everywhere:
+        for watch in internal.everywhere:  # the UI's: no key to look up
             matched[watch] = list(commit.changes)
         for watch, changes in matched.items():
             watch.callback(commit.revision, changes)
 
     def _dispatch(self, commit: Commit) -> None:
-        if self._internal or self._internal_everywhere:
+        if self._internal:
             self._dispatch_internal(commit)
         if not self._synced:
             return
