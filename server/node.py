@@ -223,7 +223,7 @@ class Node:
         """Count one applied write request (etcd: one raft entry)."""
         self.raft_index += 1
 
-    def _quota_within(self, cost: int) -> bool:
+    def _reaches_quota(self, cost: int) -> bool:
         """Whether adding ``cost`` would take the backend to the space quota."""
         quota = self.config.quota_backend_bytes or DEFAULT_QUOTA_BYTES
         return quota >= 0 and self.committer.backend_size + cost >= quota
@@ -231,7 +231,7 @@ class Node:
     def _check_quota(self, cost: int) -> None:
         """etcd's quota check, made before anything else: a request that would take the backend to
         the quota raises the NOSPACE alarm (persisted like any alarm) and is refused."""
-        if not self._quota_within(cost):
+        if not self._reaches_quota(cost):
             return
         self._set_alarm((self.member_id, ALARM_NOSPACE), True)
         raise errors.NO_SPACE
@@ -358,7 +358,7 @@ class Node:
         if request_size is None:
             request_size = wire_size.txn_size(req)
         # the cost is only worked out near the quota: far from it no txn of this size reaches it
-        cost = _txn_cost(req) if self._quota_within(request_size * _TXN_COST_PER_BYTE) else 0
+        cost = _txn_cost(req) if self._reaches_quota(request_size * _TXN_COST_PER_BYTE) else 0
         return await self._write(
             caller, req, lambda: validation.check_txn(req, self.store.max_txn_ops), request_size,
             _has_direct_put(req), lambda: self.store.txn(req, request_size, checked=True),
